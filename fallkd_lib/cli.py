@@ -1,0 +1,185 @@
+"""`fallkd <command>`: a thin command line over the library's functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fallkd_lib.data.imageio import ImageReadError
+
+
+def _parse_fractions(text: str) -> tuple[float, float, float]:
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"--split takes three fractions like 0.7,0.15,0.15, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def _parse_source(text: str) -> Path | tuple[str, Path]:
+    if "=" in text and not Path(text).exists():
+        name, path = text.split("=", 1)
+        return name, Path(path)
+    return Path(text)
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--map takes NAME=TARGET (TARGET: fall, normal or drop), got {item!r}")
+        name, target = item.split("=", 1)
+        mapping[name.strip()] = target.strip()
+    return mapping
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    """Render the embedded synthetic dataset."""
+    from fallkd_lib.data.synthetic import STYLES, generate_dataset
+
+    styles = STYLES if args.style == "all" else (args.style,)
+    for style in styles:
+        out = Path(args.out) / style if args.style == "all" else Path(args.out)
+        summary = generate_dataset(out, args.images, seed=args.seed, style=style, size=args.size)
+        print(f"{style}: {out} {json.dumps(summary)}")
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    """Merge YOLO datasets into one fall/normal dataset."""
+    from fallkd_lib.data.merge import merge_datasets
+
+    report = merge_datasets(
+        [_parse_source(s) for s in args.sources],
+        args.out,
+        class_map=_parse_map(args.map),
+        split=args.split,
+        seed=args.seed,
+        near_duplicate_distance=args.near_dup,
+        group_pattern=args.group_pattern,
+    )
+    print(report.summary())
+
+
+def cmd_crops(args: argparse.Namespace) -> None:
+    """Cut person crops into ImageFolder layout."""
+    from fallkd_lib.data.crops import extract_crops
+
+    report = extract_crops(args.dataset, args.out, size=args.size, pad=args.pad)
+    print(report.summary())
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    """Print class balance and save the data plots."""
+    from fallkd_lib.data.stage import save_data_plots
+    from fallkd_lib.data.stats import box_table, class_balance
+
+    boxes = box_table(args.dataset)
+    print(class_balance(boxes).to_string())
+    if args.out:
+        for path in save_data_plots(args.dataset, args.out, boxes=boxes):
+            print(f"wrote {path}")
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """Bring a local Roboflow export (folder or zip) into the data folder."""
+    from fallkd_lib.data.sources import import_export
+
+    print(import_export(args.source, args.out))
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    """Download a Roboflow dataset (online; key from ROBOFLOW_API_KEY)."""
+    from fallkd_lib.data.sources import download_preset
+
+    print(download_preset(args.preset, args.out, version=args.version, timeout=args.timeout))
+
+
+def cmd_env(args: argparse.Namespace) -> None:
+    """Show host, accelerator, network and package versions."""
+    from fallkd_lib.envcheck import environment_report
+
+    print(json.dumps(environment_report(), indent=2))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Run the course's main job end to end on the embedded synthetic data."""
+    from fallkd_lib.data.stage import run_data_stage
+
+    result = run_data_stage(profile=args.profile, out=args.out)
+    print(json.dumps(result, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `fallkd` command."""
+    parser = argparse.ArgumentParser(prog="fallkd", description="fallkd: fall detection for the edge")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="render the synthetic fall dataset (Roboflow YOLO layout)")
+    p.add_argument("out", type=Path)
+    p.add_argument("--images", type=int, default=300, help="images per style")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--style", default="all", help="park, cctv or all (one sub-folder per style)")
+    p.add_argument("--size", type=int, default=640)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("merge", help="merge YOLO datasets into one fall/normal dataset")
+    p.add_argument("sources", nargs="+", help="dataset folders, optionally NAME=PATH")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--map", action="append", default=[], metavar="NAME=TARGET", help="fall, normal or drop")
+    p.add_argument("--split", type=_parse_fractions, default=(0.7, 0.15, 0.15))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--near-dup", type=int, default=4, help="perceptual-hash distance counted as the same photo"
+    )
+    p.add_argument("--group-pattern", default=None, help="regex on file names whose first group joins images")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("crops", help="cut letterboxed person crops (ImageFolder layout)")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--size", type=int, default=224)
+    p.add_argument("--pad", type=float, default=0.1)
+    p.set_defaults(func=cmd_crops)
+
+    p = sub.add_parser("stats", help="class balance and data plots of a YOLO dataset")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="folder for the PNG plots")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("import", help="import a local Roboflow YOLO export (folder or zip)")
+    p.add_argument("source", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("download", help="download a Roboflow preset (needs internet and ROBOFLOW_API_KEY)")
+    p.add_argument("preset")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--version", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=30.0)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("env", help="show host, accelerator, network and package versions")
+    p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("demo", help="run the course end to end on the embedded synthetic data")
+    p.add_argument("--profile", default="quick", choices=["quick", "full"])
+    p.add_argument("--out", type=Path, default=None, help="default: <data dir>/demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fallkd` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, ConnectionError, ImageReadError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"fallkd {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

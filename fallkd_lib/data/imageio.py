@@ -1,0 +1,37 @@
+"""Open images safely: decode fully, convert to RGB, and fail with the file's name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+
+class ImageReadError(OSError):
+    """An image that cannot be decoded (truncated, corrupt, or not an image)."""
+
+
+def open_rgb(path: str | Path) -> Image.Image:
+    """Decode an image completely (so a truncated file fails here, not later) and return it as RGB."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: cannot decode image ({exc}); re-export or delete the file") from exc
+
+
+def save_image_atomic(image: Image.Image, path: str | Path, quality: int = 92) -> None:
+    """Save an image through a temporary file so a crash never leaves half a file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+    kwargs = {"quality": quality} if fmt == "JPEG" else {}
+    image.save(tmp, format=fmt, **kwargs)
+    os.replace(tmp, path)

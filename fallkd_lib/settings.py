@@ -1,0 +1,83 @@
+"""Where fallkd keeps data, runs and caches, and the switches that keep third-party tools offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+OFFLINE_ENV = {
+    "YOLO_OFFLINE": "1",  # ultralytics: no hub, no update checks
+    "YOLO_AUTOINSTALL": "0",  # ultralytics: never pip-install anything at run time
+    "HF_HUB_OFFLINE": "1",  # timm / huggingface_hub: do not retry downloads for a minute
+}
+
+
+def _find_root() -> Path:
+    """The repository root when fallkd runs from a clone, else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists() and (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Folders fallkd reads and writes; each can be moved with an environment variable."""
+
+    root: Path
+    data_dir: Path  # FALLKD_DATA: generated and downloaded datasets
+    runs_dir: Path  # FALLKD_RUNS: training runs, exports, reports
+    cache_dir: Path  # FALLKD_CACHE: fonts, ultralytics settings, teacher logits
+
+    @property
+    def yolo_config_dir(self) -> Path:
+        """The folder ultralytics uses for its settings file and fonts."""
+        return self.cache_dir / "ultralytics"
+
+
+def get_settings() -> Settings:
+    """Read the folder layout from the environment, with defaults inside the project."""
+    root = Path(os.environ.get("FALLKD_HOME", _find_root())).resolve()
+    return Settings(
+        root=root,
+        data_dir=Path(os.environ.get("FALLKD_DATA", root / "data")).resolve(),
+        runs_dir=Path(os.environ.get("FALLKD_RUNS", root / "runs")).resolve(),
+        cache_dir=Path(os.environ.get("FALLKD_CACHE", root / ".cache")).resolve(),
+    )
+
+
+def is_offline_requested() -> bool:
+    """True when the environment asks every tool to stay offline."""
+    return os.environ.get("FALLKD_OFFLINE", "0") == "1" or os.environ.get("YOLO_OFFLINE") == "1"
+
+
+def configure_offline(force: bool = False) -> dict[str, str]:
+    """Set the offline switches (all of them with force, else only those not set) and return them."""
+    for key, value in OFFLINE_ENV.items():
+        if force or key not in os.environ:
+            os.environ[key] = value
+    return {key: os.environ[key] for key in OFFLINE_ENV}
+
+
+def prepare_ultralytics(settings: Settings | None = None) -> Path:
+    """Point YOLO_CONFIG_DIR inside the cache and place Arial.ttf there, so ultralytics never downloads it.
+
+    Call before the first `import ultralytics`: the package reads YOLO_CONFIG_DIR at import time.
+    The font is matplotlib's DejaVu Sans copied under the name ultralytics looks for.
+    """
+    settings = settings or get_settings()
+    config_dir = settings.yolo_config_dir
+    config_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    from matplotlib import font_manager
+
+    source = Path(font_manager.findfont("DejaVu Sans", fallback_to_default=True))
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        target = config_dir / name
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+    return config_dir
