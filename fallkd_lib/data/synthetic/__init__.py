@@ -1,0 +1,45 @@
+"""The embedded default dataset: synthetic outdoor scenes with articulated people, in the Roboflow YOLO layout.
+
+Two styles, each with its own class names as two Roboflow projects would have:
+"park" (eye-level colour photos; names ['Fall-Detected', 'person']) and "cctv" (high-angle surveillance, often
+night or infrared; names ['fallen', 'sitting', 'standing', 'walking']).
+
+    from fallkd_lib.data.synthetic import generate_dataset
+    generate_dataset("data/synthetic_park", images=600, style="park")
+"""
+
+from __future__ import annotations
+
+from fallkd_lib.data.synthetic.baseline import aspect_ratio_baseline, best_threshold
+from fallkd_lib.data.synthetic.figure import Look, Pose, interpolate_pose, render_figure
+from fallkd_lib.data.synthetic.generate import generate_dataset, split_counts
+from fallkd_lib.data.synthetic.poses import (
+    FALL_POSTURES,
+    NORMAL_POSTURES,
+    POSTURES,
+    is_fall,
+    sample_look,
+    sample_pose,
+)
+from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, class_name, render_scene
+
+__all__ = [
+    "FALL_POSTURES",
+    "NORMAL_POSTURES",
+    "POSTURES",
+    "STYLES",
+    "STYLE_CLASS_NAMES",
+    "Look",
+    "Pose",
+    "aspect_ratio_baseline",
+    "best_threshold",
+    "class_name",
+    "generate_dataset",
+    "interpolate_pose",
+    "is_fall",
+    "render_figure",
+    "render_scene",
+    "sample_look",
+    "sample_pose",
+    "split_counts",
+]

@@ -1,0 +1,262 @@
+"""Whole scenes: a style's camera and backdrop, 1-4 people placed in perspective (some occluded or cut by the
+frame), furniture, lighting and camera defects. `render_scene` returns the image and a labelled box per person."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from fallkd_lib.data.synthetic.background import Camera, draw_backdrop
+from fallkd_lib.data.synthetic.draw import Part, draw_figure, parts_bounds
+from fallkd_lib.data.synthetic.figure import project_figure, skeleton
+from fallkd_lib.data.synthetic.poses import is_fall, sample_look, sample_pose
+from fallkd_lib.data.synthetic.post import apply_lighting, degrade, timestamp
+from fallkd_lib.data.synthetic.props import Prop, draw_prop, make_prop
+from fallkd_lib.data.yolo import Box
+
+STYLES = ("park", "cctv")
+STYLE_CLASS_NAMES = {
+    "park": ["Fall-Detected", "person"],
+    "cctv": ["fallen", "sitting", "standing", "walking"],
+}
+_CCTV_NAME = {
+    "standing": "standing",
+    "walking": "walking",
+    "sitting": "sitting",
+    "bending": "standing",
+    "crouching": "standing",
+}
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """How one style looks: camera placement, people sizes, lighting odds and image quality."""
+
+    horizon: tuple[float, float]
+    person_scale: tuple[float, float]
+    heights: tuple[float, float]  # standing height as a fraction of the image
+    lighting: dict[str, float]
+    quality: str
+    occlusion: float  # chance that a person gets an occluder in front
+    props: dict[str, int]  # most of each kind of furniture
+
+
+SPECS = {
+    "park": StyleSpec(
+        (0.25, 0.6),
+        (0.85, 1.35),
+        (0.08, 0.7),
+        {"day": 0.55, "overcast": 0.2, "dusk": 0.1, "night": 0.12, "ir": 0.03},
+        "good",
+        0.22,
+        {"tree": 3, "lamp": 2, "bench": 2, "bin": 1, "bush": 2},
+    ),
+    "cctv": StyleSpec(
+        (-0.45, 0.2),
+        (0.22, 0.5),
+        (0.08, 0.4),
+        {"day": 0.35, "overcast": 0.15, "dusk": 0.05, "night": 0.2, "ir": 0.25},
+        "poor",
+        0.25,
+        {"tree": 1, "lamp": 3, "bench": 1, "bin": 2, "bush": 1},
+    ),
+}
+POSTURE_ODDS = {
+    "standing": 0.14,
+    "walking": 0.16,
+    "sitting": 0.11,
+    "bending": 0.07,
+    "crouching": 0.07,
+    "lying": 0.24,
+    "crumpled": 0.11,
+    "falling": 0.10,
+}
+
+
+def check_style(style: str) -> str:
+    """The style name, or a ValueError listing the styles."""
+    if style not in STYLES:
+        raise ValueError(f"unknown synthetic style {style!r}: choose one of {', '.join(STYLES)}")
+    return style
+
+
+def class_name(style: str, posture: str) -> str:
+    """The class name a style's dataset uses for a posture (its own names, as two Roboflow projects would)."""
+    check_style(style)
+    if is_fall(posture):
+        return STYLE_CLASS_NAMES[style][0]
+    return "person" if style == "park" else _CCTV_NAME[posture]
+
+
+@dataclass
+class _Person:
+    posture: str
+    parts: list[Part]
+    bounds: tuple[float, float, float, float]
+    anchor: tuple[float, float]
+    s: float  # standing height in pixels
+    shadow: tuple[float, float, float, float]  # ellipse centre x, y and half-axes in pixels
+    seat: float  # pelvis height over the ground in image, as a fraction of s (the bench seat of a sitter)
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(0.0, w) * max(0.0, h)
+
+
+def _area(b: tuple[float, ...]) -> float:
+    return max(1e-6, (b[2] - b[0]) * (b[3] - b[1]))
+
+
+def _shadow(pose, anchor, s, elevation) -> tuple[float, float, float, float]:
+    ground = np.array([[p[0], p[2]] for p in skeleton(pose).values()])
+    se = math.sin(math.radians(elevation))
+    xs, ys = anchor[0] + s * ground[:, 0], anchor[1] + s * ground[:, 1] * se
+    return (
+        float(xs.mean()),
+        float(ys.mean()),
+        float(np.ptp(xs)) / 2 + 0.14 * s,
+        float(np.ptp(ys)) / 2 + 0.03 * s + 0.08 * s * se,
+    )
+
+
+def _place_person(
+    rng, spec: StyleSpec, camera: Camera, size: int, placed: list[_Person], tries: int = 15
+) -> tuple[_Person, str] | None:
+    postures = list(POSTURE_ODDS)
+    odds = np.array([POSTURE_ODDS[p] for p in postures])
+    lo_h = max(spec.heights[0], 12.0 / size)
+    for _ in range(tries):
+        posture = str(rng.choice(postures, p=odds / odds.sum()))
+        pose, support = sample_pose(rng, posture)
+        if support == "bench":
+            pose = replace(pose, yaw=float(rng.uniform(-50, 50)))
+        feasible = (camera.person_height(max(camera.horizon + 0.02, 0.12)), camera.person_height(1.1))
+        lo, hi = max(lo_h, feasible[0]), min(spec.heights[1], feasible[1])
+        height = math.exp(rng.uniform(math.log(lo), math.log(max(hi, lo * 1.01))))
+        fy, fx = camera.foot_row(height), float(rng.uniform(-0.05, 1.05))
+        anchor, s = (fx * size, fy * size), height * size
+        elevation, tilt = camera.elevation(fy), camera.tilt(fx, fy)
+        parts = project_figure(pose, sample_look(rng), anchor, s, elevation, tilt)
+        b = parts_bounds(parts)
+        if _overlap(b, (0, 0, size, size)) < 0.5 * _area(b):
+            continue
+        if any(_overlap(b, q.bounds) > 0.45 * min(_area(b), _area(q.bounds)) for q in placed):
+            continue
+        seat = float(skeleton(pose)["pelvis"][1]) * math.cos(math.radians(elevation)) - 0.03
+        return _Person(posture, parts, b, anchor, s, _shadow(pose, anchor, s, elevation), seat), support
+    return None
+
+
+def _occluder(rng, person: _Person, elevation: float) -> Prop:
+    x0, y0, x1, y1 = person.bounds
+    bw, bh, s = x1 - x0, y1 - y0, person.s
+    ax, ay = person.anchor
+    upright = not is_fall(person.posture) and bh > 0.6 * s  # a bench or bin in front would hide a faller
+    kind = str(rng.choice(["bush", "bench", "bin", "tree"] if upright else ["bush", "bush", "tree"]))
+    y = max(ay, y1 - 0.02 * s) + 0.03 * s
+    if kind == "bush":
+        return make_prop(
+            rng,
+            "bush",
+            rng.uniform(x0, x1),
+            y,
+            s,
+            height=rng.uniform(0.3, 0.5) * bh / s,
+            width=rng.uniform(0.5, 1.0) * bw / s,
+        )
+    if kind == "tree":
+        tree = make_prop(rng, "tree", rng.uniform(x0 + 0.2 * bw, x1 - 0.2 * bw), y, s)
+        tree.params["width"] = float(rng.uniform(0.12, 0.25) * bw / (0.09 * s))
+        return tree
+    if kind == "bin":
+        return make_prop(rng, "bin", rng.choice([x0, x1]), y, s)
+    return make_prop(rng, "bench", ax + rng.uniform(-0.3, 0.3) * bw, y, s, elevation=elevation)
+
+
+def _scenery(rng, spec: StyleSpec, camera: Camera, size: int, people: list[_Person]) -> list[Prop]:
+    props = []
+    for kind, most in spec.props.items():
+        for _ in range(int(rng.integers(0, most + 1))):
+            fy = float(rng.uniform(max(camera.horizon, 0.0) + 0.02, 1.05))
+            s = camera.person_height(fy) * size
+            if s < 6:
+                continue
+            prop = make_prop(
+                rng, kind, rng.uniform(-0.05, 1.05) * size, fy * size, s, elevation=camera.elevation(fy)
+            )
+            if any(prop.y > p.anchor[1] and _overlap(prop.bounds(), p.bounds) > 0 for p in people):
+                continue  # would hide a person by chance: occlusion is placed on purpose only
+            props.append(prop)
+    return props
+
+
+def _draw_shadow(canvas: np.ndarray, shadow: tuple[float, float, float, float], strength: float) -> None:
+    cx, cy, rx, ry = shadow
+    size = canvas.shape[0]
+    pad = int(rx + ry) // 4 + 2
+    x0, x1 = max(0, int(cx - rx) - pad), min(size, int(cx + rx) + pad + 1)
+    y0, y1 = max(0, int(cy - ry) - pad), min(size, int(cy + ry) + pad + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.ellipse(m, (int(cx - x0), int(cy - y0)), (max(1, int(rx)), max(1, int(ry))), 0, 0, 360, 1.0, -1)
+    m = cv2.GaussianBlur(m, (0, 0), max(0.5, ry * 0.5))
+    roi = canvas[y0:y1, x0:x1]
+    roi[:] = (roi * (1.0 - strength * m[..., None])).astype(np.uint8)
+
+
+def render_scene(rng: np.random.Generator, style: str, size: int) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+    """One scene of a style: an RGB uint8 image (size x size) and a (posture, Box) per person, Box in the style's
+    class ids. Uses only rng, so the same generator state gives the same image."""
+    spec = SPECS[check_style(style)]
+    camera = Camera(float(rng.uniform(*spec.horizon)), float(rng.uniform(*spec.person_scale)))
+    lighting = str(rng.choice(list(spec.lighting), p=list(spec.lighting.values())))
+    canvas = draw_backdrop(rng, size, camera, style)
+    n = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.22, 0.18]))
+    people: list[_Person] = []
+    layers: list[tuple[float, int, object]] = []  # (ground row, order, person or prop): drawn far to near
+    for i in range(n):
+        placed = _place_person(rng, spec, camera, size, people, 15 if i else 500)
+        if placed is None:
+            continue
+        person, support = placed
+        people.append(person)
+        layers.append((person.anchor[1], 1, person))
+        if support == "bench":
+            e = camera.elevation(person.anchor[1] / size)
+            y = person.anchor[1] + 0.1 * person.s * math.sin(math.radians(e))
+            bench = make_prop(rng, "bench", person.anchor[0], y, person.s, seat=person.seat, elevation=e)
+            layers.append((person.anchor[1] - 0.01, 0, bench))
+        elif rng.random() < spec.occlusion:
+            occ = _occluder(rng, person, camera.elevation(person.anchor[1] / size))
+            layers.append((occ.y, 2, occ))
+    layers += [(p.y, 0, p) for p in _scenery(rng, spec, camera, size, people)]
+    shadow_strength = {"day": 0.45, "dusk": 0.35}.get(lighting, 0.2)
+    lamps, labels = [], []
+    for _, _, item in sorted(layers, key=lambda t: (t[0], t[1])):
+        if isinstance(item, Prop):
+            light = draw_prop(canvas, item)
+            if light is not None:
+                lamps.append(light)
+            continue
+        _draw_shadow(canvas, item.shadow, shadow_strength)
+        box = draw_figure(canvas, item.parts)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            cls = STYLE_CLASS_NAMES[style].index(class_name(style, item.posture))
+            labels.append(
+                (
+                    item.posture,
+                    Box(cls, (x0 + x1) / 2 / size, (y0 + y1) / 2 / size, (x1 - x0) / size, (y1 - y0) / size),
+                )
+            )
+    image = apply_lighting(rng, canvas, lighting, lamps)
+    image = degrade(rng, image, spec.quality, lighting in ("night", "ir"))
+    if style == "cctv" and rng.random() < 0.7:
+        image = timestamp(rng, image, lighting in ("night", "ir"))
+    return image, labels
