@@ -1,0 +1,1 @@
+"""Plots of the fallkd course: matplotlib Figures that need no display (see `data_plots`)."""
