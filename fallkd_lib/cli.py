@@ -107,7 +107,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from fallkd_lib.data.stage import run_data_stage
 
     result = run_data_stage(profile=args.profile, out=args.out)
-    print(json.dumps(result, indent=2))
+    print(f"data stage ({result['profile']} profile) done in {result['seconds']} s")
+    per_split = {split: row["images"] for split, row in result["merge"]["per_split"].items()}
+    for name, path in result["sources"].items():
+        print(f"  source {name:<12} {path}")
+    print(f"  merged dataset    {result['merged']}  images per split: {per_split}")
+    print(f"  person crops      {result['crops_dir']}  crops: {result['crops']}")
+    for path in result["plots"]:
+        print(f"  plot              {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -212,3 +212,12 @@ def import_export(source: str | Path, out: str | Path) -> Path:
             out.rmdir()
         shutil.move(str(root), str(out))
     return out
+
+
+def has_roboflow_key() -> bool:
+    """Whether a Roboflow API key is available (the key itself is never returned or shown)."""
+    try:
+        get_roboflow_key()
+    except KeyError:
+        return False
+    return True

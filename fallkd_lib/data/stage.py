@@ -89,6 +89,7 @@ def run_data_stage(profile: str = "quick", out: str | Path | None = None, progre
         "sources": {name: str(path) for name, path in sources},
         "merged": str(out / "merged"),
         "merge": merged.to_dict().get("counts", {}),
+        "crops_dir": str(out / "crops"),
         "crops": crops.to_dict().get("counts", {}),
         "plots": [str(p) for p in plots],
         "seconds": round(time.perf_counter() - start, 1),
