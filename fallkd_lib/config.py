@@ -26,6 +26,40 @@ QUICK_DATA = DataConfig(source="synthetic", synth_images=60, synth_size=320, cro
 FULL_DATA = DataConfig()
 
 
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of classifier training and distillation; defaults are the reference recipe."""
+
+    model: str = (
+        "efficientnet_b0"  # resnet18 | efficientnet_b0 | vit_b_16 (teacher) | vit_tiny (quick teacher)
+    )
+    pretrained: bool = True  # ImageNet weights (downloaded online, or from a local file)
+    image_size: int = 224
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: str = "adam"  # adam | adamw
+    lr: float = 1e-3  # the report: Adam 1e-3, betas (0.9, 0.999)
+    weight_decay: float = 0.0
+    scheduler: str = "cosine"  # cosine | none
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    alpha: float = 0.85  # KD: weight of the hard-label cross-entropy (the report's recipe)
+    temperature: float = 2.0  # KD: softmax temperature T
+    teacher: str = "vit_b_16"
+    teacher_train_last_blocks: int = 1  # the report: only the last encoder block, final norm and head train
+    workers: int = 2
+    seed: int = 0
+    amp: bool = True  # mixed precision, used on CUDA only
+    channels_last: bool = True  # used on CUDA only
+    max_batches: int = 0  # cap batches per epoch (0 = all): quick smoke runs
+
+
+QUICK_TRAIN = TrainConfig(
+    pretrained=False, image_size=64, epochs=3, batch_size=32, teacher="vit_tiny", workers=0
+)
+FULL_TRAIN = TrainConfig()
+
+
 def _check_keys(cls: type, overrides: dict) -> None:
     valid = [f.name for f in fields(cls)]
     for key in overrides:
@@ -46,6 +80,14 @@ def data_config(profile: str = "quick", **overrides) -> DataConfig:
     return replace(base, **overrides)
 
 
-def as_dict(config: DataConfig) -> dict:
+def train_config(profile: str = "quick", **overrides) -> TrainConfig:
+    """The training settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    _check_keys(TrainConfig, overrides)
+    return replace(QUICK_TRAIN if profile == "quick" else FULL_TRAIN, **overrides)
+
+
+def as_dict(config: DataConfig | TrainConfig) -> dict:
     """A plain dict of a config, for JSON reports."""
     return asdict(config)

@@ -154,6 +154,20 @@ def test_group_pattern_unites_within_a_source_only():
         pattern_pairs(stems, [0] * 5, r"^vid\d+_")
 
 
+def test_roboflow_copies_of_one_original_are_always_grouped():
+    far = [0, 0xFFFF, 0xFFFF << 20, 0xFFFF << 40]  # pairwise >= 16 bits apart: no near duplicates
+    stems = [
+        "10_100023_png_jpg.rf.5e3d98",
+        "10_100023_png_jpg.rf.a21594",
+        "10_100026_png_jpg.rf.5e3d98",
+        "plain",
+    ]
+    result = deduplicate(list("abcd"), far, [0, 0, 0, 0], stems, max_distance=2)
+    assert result.group == [0, 0, 1, 2]
+    across_sources = deduplicate(list("abcd"), far, [0, 1, 1, 1], stems, max_distance=2)
+    assert across_sources.group == [0, 1, 2, 3]  # only within one source
+
+
 # ---------------------------------------------------------------- split
 
 

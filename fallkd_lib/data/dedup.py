@@ -110,6 +110,12 @@ def near_duplicate_groups(hashes: list[int], max_distance: int) -> list[int]:
     return found.groups()
 
 
+# Roboflow names export files "<original stem>_<ext>.rf.<hash>"; its augmented copies of one original share
+# the part before ".rf." but may look different (flips, 90-degree turns) and escape the perceptual hash.
+# They are always grouped, so a re-split never puts copies of one photo on both sides.
+ROBOFLOW_COPY_PATTERN = r"^(.+)\.rf\.[0-9a-fA-F]+$"
+
+
 def pattern_pairs(stems: list[str], sources: list[int], pattern: str | None) -> np.ndarray:
     """Pairs linking items of the same source whose stems give the same first capture group of pattern."""
     if not pattern:
@@ -178,5 +184,6 @@ def deduplicate(
         if keep[i] and keep[j]:  # i < j, so source[i] < source[j] (priority order) and keep[i] is final
             d = int(np.bitwise_count(np.uint64(phash[i]) ^ np.uint64(phash[j])))
             keep[j], reason[j], dup_of[j], distance[j] = False, "near_duplicate", i, d
+    found.union(pattern_pairs(stems, source, ROBOFLOW_COPY_PATTERN))
     found.union(pattern_pairs(stems, source, group_pattern))
     return DedupResult(keep, reason, dup_of, distance, found.groups(), n_near_pairs=n_pairs)
