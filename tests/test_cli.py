@@ -1,0 +1,92 @@
+"""The `fallkd` command line end to end on tiny synthetic data: files written, exit codes, error messages."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fallkd_lib.cli import main
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    assert main(["synth", str(out), "--images", "12", "--size", "160", "--seed", "3"]) == 0
+    return out
+
+
+def test_synth_writes_one_export_per_style(synth: Path) -> None:
+    for style, names in (
+        ("park", ["Fall-Detected", "person"]),
+        ("cctv", ["fallen", "sitting", "standing", "walking"]),
+    ):
+        text = (synth / style / "data.yaml").read_text()
+        assert all(name in text for name in names)
+        images = sorted((synth / style).glob("*/images/*.jpg"))
+        assert len(images) == 12 and all(p.name.startswith(style) for p in images)
+
+
+def test_merge_crops_stats_chain(synth: Path, tmp_path: Path, capsys) -> None:
+    merged, crops, plots = tmp_path / "merged", tmp_path / "crops", tmp_path / "plots"
+    assert (
+        main(
+            ["merge", f"park={synth / 'park'}", f"cctv={synth / 'cctv'}", "--out", str(merged), "--seed", "1"]
+        )
+        == 0
+    )
+    assert "24 of 24 images kept" in capsys.readouterr().out
+    report = json.loads((merged / "report.json").read_text())
+    assert list(report["counts"]["per_source"]) == ["park", "cctv"]
+    assert (merged / "data.yaml").read_text().count("fall") >= 1
+    assert main(["crops", str(merged), "--out", str(crops), "--size", "32", "--pad", "0.2"]) == 0
+    boxes = report["counts"]["boxes"]
+    skipped = json.loads((crops / "report.json").read_text())["skipped"]
+    assert all(s["kind"] == "small_box" for s in skipped)  # boxes under 8 px are counted, not cropped
+    assert len(list(crops.glob("*/*/*.jpg"))) + len(skipped) == boxes["fall"] + boxes["normal"]
+    assert main(["stats", str(merged), "--out", str(plots)]) == 0
+    assert sorted(p.name for p in plots.iterdir()) == ["box_geometry.png", "class_balance.png", "samples.png"]
+
+
+def test_unknown_class_name_exits_2_with_the_fix(synth: Path, tmp_path: Path, capsys) -> None:
+    odd = tmp_path / "odd"
+    (odd / "train" / "images").mkdir(parents=True)
+    (odd / "data.yaml").write_text("names: [lying, standing]\n")
+    assert main(["merge", str(odd), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "fallkd merge: error:" in err and "'lying'" in err and "--map lying=fall" in err
+    assert main(["merge", str(odd), "--out", str(tmp_path / "m"), "--map", "lying"]) == 2
+    assert "NAME=TARGET" in capsys.readouterr().err
+
+
+def test_crops_of_missing_dataset_names_the_command(tmp_path: Path, capsys) -> None:
+    assert main(["crops", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "fallkd merge" in err or "fallkd synth" in err
+
+
+def test_download_offline_fails_fast_with_alternatives(tmp_path: Path, capsys, monkeypatch) -> None:
+    from fallkd_lib.data import sources
+
+    def unreachable(**kwargs):
+        raise sources.OfflineError(
+            "cannot reach api.roboflow.com: you seem to be offline; use `fallkd import`"
+        )
+
+    monkeypatch.setattr(sources, "check_online", unreachable)
+    assert main(["download", "fall_detection_ca3o8", "--out", str(tmp_path / "rf")]) == 2
+    assert "fallkd import" in capsys.readouterr().err
+    assert not (tmp_path / "rf").exists()
+
+
+def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
+    from fallkd_lib import config
+
+    monkeypatch.setattr(
+        config, "QUICK_DATA", config.replace(config.QUICK_DATA, synth_images=10, synth_size=128)
+    )
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "data stage (quick profile) done" in out
+    assert (tmp_path / "merged" / "report.json").is_file()
+    assert len(list((tmp_path / "crops").glob("*/*/*.jpg"))) > 0
+    assert (tmp_path / "plots" / "samples.png").is_file()
