@@ -1,0 +1,244 @@
+"""Per-track fall state: smooth each person's fall probability and raise a long-lie alert when they stay down.
+
+Every person the tracker follows has a small state machine, driven by the classifier's fall probability::
+
+    normal --(smoothed >= enter)--> down --(down for alert_after s)--> alerted
+      ^                              |                                    |
+      |                              +----(below exit for recovery s)-----+--> recovered --(next update)--> normal
+
+All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
+so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+_log = logging.getLogger(__name__)
+
+STATES = ("normal", "down", "alerted", "recovered")
+EVENT_KINDS = ("fall_started", "long_lie", "recovered", "track_lost")
+_EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "12.6 - 2.6 >= 10" needs slack
+
+Box = tuple[float, float, float, float]
+Observation = tuple[int, float, Sequence[float]]
+
+
+@dataclass(frozen=True)
+class FallStateConfig:
+    """Thresholds and timings of the per-track state machine (times in seconds, probabilities in [0, 1]).
+
+    smoothing: time constant of the exponential moving average of the fall probability; each observation
+        moves the average by 1 - exp(-dt / smoothing) of the way to the new value, so the result does not
+        depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
+    enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
+        getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
+    alert_after: seconds down (from the frame the fall started) before the long-lie alert.
+    cooldown: seconds after an alert before the same track can alert again (a person who stays down is
+        reported again every cooldown seconds).
+    recovery: seconds the smoothed probability must stay below exit to count as recovered.
+    forget_after: seconds unseen before a track is dropped (a person hidden 2 s behind a bench keeps its timer).
+    """
+
+    smoothing: float = 0.5
+    enter: float = 0.7
+    exit: float = 0.4
+    alert_after: float = 10.0
+    cooldown: float = 60.0
+    recovery: float = 3.0
+    forget_after: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Reject settings that would make the state machine meaningless."""
+        for name in ("smoothing", "alert_after", "cooldown", "recovery", "forget_after"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
+        if self.forget_after == 0:
+            raise ValueError(
+                "FallStateConfig.forget_after=0 would drop every track at each frame; use e.g. 5.0"
+            )
+        if not (0.0 <= self.exit < self.enter <= 1.0):
+            raise ValueError(
+                f"FallStateConfig: need 0 <= exit < enter <= 1, got exit={self.exit!r}, enter={self.enter!r}; "
+                "the defaults are enter=0.7, exit=0.4"
+            )
+
+
+@dataclass(frozen=True)
+class FallEvent:
+    """Something that happened to one track: kind is one of EVENT_KINDS, state the track's state after it."""
+
+    kind: str
+    time: float
+    track_id: int
+    state: str
+    prob: float  # smoothed fall probability
+    seconds_down: float  # 0.0 when the track is not down
+    box: Box
+
+
+@dataclass(frozen=True)
+class TrackSnapshot:
+    """What to draw for one track: its state, smoothed probability, seconds down, last box and last sighting."""
+
+    state: str
+    prob: float
+    seconds_down: float
+    box: Box
+    last_seen: float
+
+
+@dataclass
+class _Track:
+    prob: float
+    last_seen: float
+    box: Box
+    state: str = "normal"
+    down_since: float | None = None
+    below_since: float | None = None  # first time the smoothed prob fell below exit while down
+    last_alert: float | None = None
+
+
+class FallTracker:
+    """Follow every tracked person's fall probability over time and report falls, long lies and recoveries."""
+
+    def __init__(self, config: FallStateConfig | None = None) -> None:
+        """Start with no tracks; config defaults to FallStateConfig()."""
+        self.config = config or FallStateConfig()
+        self._tracks: dict[int, _Track] = {}
+        self._now: float | None = None
+        self.skipped: Counter[str] = Counter()  # bad observations, by reason
+
+    @property
+    def now(self) -> float | None:
+        """The timestamp of the latest update (None before the first)."""
+        return self._now
+
+    def update(self, timestamp: float, observations: Iterable[Observation]) -> list[FallEvent]:
+        """Feed one frame: (track_id, fall_prob, box_xyxy) per visible person; return the events it caused."""
+        t = float(timestamp)
+        if not math.isfinite(t):
+            raise ValueError(f"timestamp {timestamp!r} is not a finite number of seconds")
+        if self._now is not None and t < self._now:
+            raise ValueError(
+                f"timestamp {t!r} is earlier than the previous one {self._now!r}: timestamps must not go "
+                "backwards; pass the frame's capture time or frame_index / fps, and use a new FallTracker "
+                "when a video restarts"
+            )
+        self._now = t
+        events: list[FallEvent] = []
+        for track in self._tracks.values():
+            if track.state == "recovered":
+                track.state = "normal"
+        for track_id in sorted(self._tracks):
+            track = self._tracks[track_id]
+            if t - track.last_seen >= self.config.forget_after - _EPS:
+                events.append(self._event("track_lost", t, track_id, track))
+                del self._tracks[track_id]
+        seen: set[int] = set()
+        for obs in observations:
+            parsed = self._parse(obs, seen)
+            if parsed is None:
+                continue
+            track_id, prob, box = parsed
+            seen.add(track_id)
+            track = self._tracks.get(track_id)
+            if track is None:
+                track = self._tracks[track_id] = _Track(prob=prob, last_seen=t, box=box)
+            else:
+                track.prob += self._alpha(t - track.last_seen) * (prob - track.prob)
+                track.last_seen, track.box = t, box
+            events.extend(self._step(t, track_id, track))
+        return events
+
+    def states(self) -> dict[int, TrackSnapshot]:
+        """A snapshot of every live track (seconds down measured at the latest update) for drawing."""
+        now = self._now if self._now is not None else 0.0
+        return {
+            track_id: TrackSnapshot(
+                track.state, track.prob, self._seconds_down(now, track), track.box, track.last_seen
+            )
+            for track_id, track in sorted(self._tracks.items())
+        }
+
+    def _alpha(self, dt: float) -> float:
+        """How far one observation dt seconds after the last moves the average (1 = no smoothing)."""
+        if self.config.smoothing <= 0:
+            return 1.0
+        return 1.0 - math.exp(-max(dt, 0.0) / self.config.smoothing)
+
+    def _step(self, t: float, track_id: int, track: _Track) -> list[FallEvent]:
+        """Advance one track's state machine after a new observation."""
+        cfg = self.config
+        events: list[FallEvent] = []
+        if track.state == "normal" and track.prob >= cfg.enter:
+            track.state, track.down_since, track.below_since = "down", t, None
+            events.append(self._event("fall_started", t, track_id, track))
+        if track.state not in ("down", "alerted"):
+            return events
+        if track.prob < cfg.exit:
+            if track.below_since is None:
+                track.below_since = t
+            if t - track.below_since >= cfg.recovery - _EPS:
+                track.state = "recovered"
+                events.append(self._event("recovered", t, track_id, track))
+                track.down_since = track.below_since = None
+                return events
+        else:
+            track.below_since = None
+        assert track.down_since is not None
+        long_enough = t - track.down_since >= cfg.alert_after - _EPS
+        cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
+        if track.below_since is None and long_enough and cooled:
+            track.state, track.last_alert = "alerted", t
+            events.append(self._event("long_lie", t, track_id, track))
+        return events
+
+    @staticmethod
+    def _seconds_down(t: float, track: _Track) -> float:
+        """Seconds since the track's fall started (0.0 when it is not down)."""
+        return 0.0 if track.down_since is None else max(t - track.down_since, 0.0)
+
+    def _event(self, kind: str, t: float, track_id: int, track: _Track) -> FallEvent:
+        """Build an event from a track's current values."""
+        return FallEvent(kind, t, track_id, track.state, track.prob, self._seconds_down(t, track), track.box)
+
+    def _parse(self, obs: Observation, seen: set[int]) -> tuple[int, float, Box] | None:
+        """Validate one observation; a bad one is skipped, counted in self.skipped and logged."""
+        reason = None
+        try:
+            track_id, prob, box = obs
+        except (TypeError, ValueError):
+            track_id, prob, box, reason = None, None, None, "not a (track_id, fall_prob, box_xyxy) tuple"
+        if reason is None and (not isinstance(track_id, numbers.Integral) or isinstance(track_id, bool)):
+            reason = "track_id is not an integer"
+        if reason is None and not (isinstance(prob, numbers.Real) and 0.0 <= float(prob) <= 1.0):
+            reason = "fall_prob is not a number in [0, 1]"
+        if reason is None:
+            try:
+                coords = tuple(float(v) for v in box)
+            except (TypeError, ValueError):
+                coords = ()
+            if len(coords) != 4 or not all(math.isfinite(v) for v in coords):
+                reason = "box is not 4 finite numbers (x1, y1, x2, y2)"
+        if reason is None and int(track_id) in seen:
+            reason = "track_id appears twice in one frame"
+        if reason is not None:
+            self.skipped[reason] += 1
+            level = logging.WARNING if self.skipped[reason] == 1 else logging.DEBUG
+            _log.log(
+                level,
+                "skipped observation %r at t=%s: %s (so far: %s)",
+                obs,
+                self._now,
+                reason,
+                dict(self.skipped),
+            )
+            return None
+        return int(track_id), float(prob), coords  # type: ignore[return-value]

@@ -1,0 +1,272 @@
+"""The per-track fall state machine on hand-made probability sequences at 10 fps and 2.5 fps.
+
+Expected times are worked out by hand in the comments. With smoothing tau = 0.5 s and frames dt apart, each
+frame moves the average by alpha = 1 - exp(-dt / tau): alpha = 0.1813 at 10 fps, 0.5507 at 2.5 fps. From a
+steady p0, after k frames at p1 the average is p1 - (p1 - p0) * exp(-k * dt / tau).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
+
+BOX = (10.0, 20.0, 110.0, 220.0)
+UP, LYING = 0.1, 0.95
+NO_SMOOTHING = FallStateConfig(smoothing=0.0)
+
+
+def feed(
+    tracker: FallTracker, fps: float, segments: list[tuple[float, float | None]], start: float = 0.0
+) -> list:
+    """Feed track 1 segment by segment: (seconds, prob), prob None = hidden; frame i is at time i / fps."""
+    events: list[FallEvent] = []
+    frame = round(start * fps)
+    for seconds, prob in segments:
+        n = round(seconds * fps)
+        assert math.isclose(n, seconds * fps), "segments must be whole frames"
+        for _ in range(n):
+            obs = [] if prob is None else [(1, prob, BOX)]
+            events += tracker.update(frame / fps, obs)
+            frame += 1
+    return events
+
+
+def summary(events: list[FallEvent]) -> list[tuple[str, int, float, str]]:
+    """(kind, track, time rounded to 1e-6 s, state) per event."""
+    return [(e.kind, e.track_id, round(e.time, 6), e.state) for e in events]
+
+
+# Standing 2 s, lying 12 s (from t = 2.0 to 14.0), standing 6 s.
+# smoothing 0: down at 2.0, alert at 2.0 + 10 = 12.0; below exit at 14.0, recovered at 14.0 + 3 = 17.0,
+#   which is frame 17.2 at 2.5 fps (frames are 0.4 s apart).
+# smoothing 0.5 s, 10 fps: 0.95 - 0.85 exp(-0.2 k) >= 0.7 first at k = 7 (0.740; k = 6 gives 0.694): the 7th
+#   lying frame, t = 2.6; alert at 12.6. Standing: 0.1 + 0.85 exp(-0.2 j) < 0.4 first at j = 6 (0.356; j = 5
+#   gives 0.413): t = 14.5, recovered at 17.5.
+# smoothing 0.5 s, 2.5 fps: k = 1 gives 0.568, k = 2 gives 0.778: t = 2.4; alert at 12.4. Standing: j = 1 gives
+#   0.482, j = 2 gives 0.272: t = 14.4; recovered at >= 17.4, i.e. frame t = 17.6.
+@pytest.mark.parametrize(
+    ("fps", "smoothing", "start", "alert", "recovered"),
+    [
+        (10, 0.0, 2.0, 12.0, 17.0),
+        (2.5, 0.0, 2.0, 12.0, 17.2),
+        (10, 0.5, 2.6, 12.6, 17.5),
+        (2.5, 0.5, 2.4, 12.4, 17.6),
+    ],
+)
+def test_long_lie_raises_exactly_one_alert_on_time(
+    fps: float, smoothing: float, start: float, alert: float, recovered: float
+) -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=smoothing, alert_after=10.0))
+    events = feed(tracker, fps, [(2, UP), (12, LYING), (6, UP)])
+    assert summary(events) == [
+        ("fall_started", 1, start, "down"),
+        ("long_lie", 1, alert, "alerted"),
+        ("recovered", 1, recovered, "recovered"),
+    ]
+    fall, long_lie, back = events
+    assert fall.seconds_down == 0.0
+    assert long_lie.seconds_down == pytest.approx(10.0, abs=1e-9)
+    assert long_lie.prob == pytest.approx(LYING, abs=0.01) and long_lie.box == BOX
+    assert back.seconds_down == pytest.approx(recovered - start)
+    assert tracker.states()[1].state == "normal"
+
+
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_frame_time_rounding_does_not_delay_the_alert_by_a_frame(fps: float) -> None:
+    # In binary floating point 164 / 10 - 64 / 10 = 9.999999999999998 (and 41 / 2.5 - 16 / 2.5 likewise).
+    start = round(6.4 * fps)
+    assert (start + round(10 * fps)) / fps - start / fps < 10.0
+    events = feed(FallTracker(NO_SMOOTHING), fps, [(6.4, UP), (12, LYING)])
+    assert summary(events) == [("fall_started", 1, 6.4, "down"), ("long_lie", 1, 16.4, "alerted")]
+
+
+# Lying 8 s, then up: at 10.0 the person has been down 10 s but is already getting up (below exit since 8.0),
+# so no alert; recovered at 8.0 + 3 = 11.0 (11.2 at 2.5 fps).
+@pytest.mark.parametrize(("fps", "recovered"), [(10, 11.0), (2.5, 11.2)])
+def test_no_alert_while_getting_up(fps: float, recovered: float) -> None:
+    events = feed(FallTracker(NO_SMOOTHING), fps, [(8, LYING), (6, UP)])
+    assert summary(events) == [("fall_started", 1, 0.0, "down"), ("recovered", 1, recovered, "recovered")]
+
+
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_sitting_around_half_never_starts_a_fall(fps: float) -> None:
+    pattern = [0.45, 0.55, 0.65, 0.68, 0.5, 0.35]  # sitting, bending: never reaches enter = 0.7
+    tracker = FallTracker()
+    events = []
+    for i in range(int(60 * fps)):
+        events += tracker.update(i / fps, [(1, pattern[i % len(pattern)], BOX)])
+    assert events == []
+    assert tracker.states()[1].state == "normal"
+
+
+# Standing 2 s, lying 4 s (2.0 to 6.0), standing 10 s; smoothing 0.5 s.
+# 10 fps: down at 2.6 (as above); at 5.9 the average is 0.95 - 0.85 exp(-8) = 0.9497; standing, j = 6 is the
+#   first below 0.4 (0.1 + 0.8497 * 0.3012 = 0.356): t = 6.5, recovered at 9.5.
+# 2.5 fps: down at 2.4; standing j = 2 (0.1 + 0.8497 * 0.2019 = 0.272): t = 6.4, recovered at >= 9.4: t = 9.6.
+@pytest.mark.parametrize(("fps", "start", "recovered"), [(10, 2.6, 9.5), (2.5, 2.4, 9.6)])
+def test_four_second_fall_and_get_up_gives_no_alert(fps: float, start: float, recovered: float) -> None:
+    tracker = FallTracker()
+    events = feed(tracker, fps, [(2, UP), (4, LYING), (10, UP)])
+    assert summary(events) == [("fall_started", 1, start, "down"), ("recovered", 1, recovered, "recovered")]
+
+
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_single_frame_flicker_does_not_start_a_fall(fps: float) -> None:
+    # One frame at 0.9 among 0.1s moves the average to 0.1 + 0.8 * alpha: 0.245 at 10 fps, 0.541 at 2.5 fps.
+    segments = [(2 - 1 / fps, UP), (1 / fps, 0.9)] * 10 + [(2, UP)]
+    assert feed(FallTracker(), fps, segments) == []
+    # Without smoothing the same sequence does start falls: it is the smoothing that ignores the flicker.
+    unsmoothed = feed(FallTracker(NO_SMOOTHING), fps, segments)
+    assert [e.kind for e in unsmoothed[:1]] == ["fall_started"]
+
+
+# smoothing 0: lie 16 s (alert at 10.0), stand 4 s (below exit at 16.0, recovered 19.0, frame 19.2 at 2.5 fps),
+# lie 60 s from 20.0: 10 s down at 30.0, but the cooldown holds the second alert until 10.0 + 60 = 70.0 (50 s
+# down); stand from 80.0, recovered at 83.0 (83.2 at 2.5 fps).
+@pytest.mark.parametrize(("fps", "first", "second"), [(10, 19.0, 83.0), (2.5, 19.2, 83.2)])
+def test_second_alert_only_after_cooldown(fps: float, first: float, second: float) -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    events = feed(tracker, fps, [(16, LYING), (4, UP), (60, LYING), (4, UP)])
+    assert summary(events) == [
+        ("fall_started", 1, 0.0, "down"),
+        ("long_lie", 1, 10.0, "alerted"),
+        ("recovered", 1, first, "recovered"),
+        ("fall_started", 1, 20.0, "down"),
+        ("long_lie", 1, 70.0, "alerted"),
+        ("recovered", 1, second, "recovered"),
+    ]
+    assert events[4].seconds_down == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_person_who_stays_down_is_reported_again_every_cooldown(fps: float) -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    events = feed(tracker, fps, [(136, LYING)])
+    assert [round(e.time, 6) for e in events if e.kind == "long_lie"] == [10.0, 70.0, 130.0]
+    assert [e.seconds_down for e in events if e.kind == "long_lie"] == pytest.approx([10.0, 70.0, 130.0])
+
+
+# Lying, visible 2 s, hidden 2 s, visible 10 s: the timer started at 0.0 keeps running, alert at 10.0.
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_track_hidden_two_seconds_keeps_its_timer(fps: float) -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    events = feed(tracker, fps, [(2, LYING), (2, None)])
+    hidden = tracker.states()[1]
+    assert hidden.state == "down" and hidden.last_seen == pytest.approx(2 - 1 / fps)
+    assert hidden.seconds_down == pytest.approx(4 - 1 / fps)  # measured at the latest update
+    events += feed(tracker, fps, [(10, LYING)], start=4.0)
+    assert summary(events) == [("fall_started", 1, 0.0, "down"), ("long_lie", 1, 10.0, "alerted")]
+
+
+# Lying, visible 2 s (last seen 1.9 / 1.6), hidden 6 s: dropped when unseen >= 5 s, at 6.9 (10 fps) or 6.8
+# (2.5 fps, frames 6.4 then 6.8). Seen again at 8.0 it is a new track: down at 8.0, alert at 18.0.
+@pytest.mark.parametrize(("fps", "lost"), [(10, 6.9), (2.5, 6.8)])
+def test_track_hidden_six_seconds_is_forgotten(fps: float, lost: float) -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    events = feed(tracker, fps, [(2, LYING), (6, None), (12, LYING)])
+    assert summary(events) == [
+        ("fall_started", 1, 0.0, "down"),
+        ("track_lost", 1, lost, "down"),
+        ("fall_started", 1, 8.0, "down"),
+        ("long_lie", 1, 18.0, "alerted"),
+    ]
+    assert events[1].seconds_down == pytest.approx(lost)
+
+
+def test_long_gap_between_updates_forgets_before_the_new_sighting() -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    tracker.update(0.0, [(7, LYING, BOX)])
+    events = tracker.update(6.0, [(7, LYING, BOX)])
+    assert summary(events) == [("track_lost", 7, 6.0, "down"), ("fall_started", 7, 6.0, "down")]
+
+
+# Track 1 lies from 0.0, track 2 stands 4 s then lies: each has its own timer and cooldown.
+@pytest.mark.parametrize("fps", [10, 2.5])
+def test_two_tracks_are_independent(fps: float) -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    other_box = (300.0, 40.0, 380.0, 240.0)
+    events = []
+    for i in range(round(20 * fps)):
+        t = i / fps
+        events += tracker.update(t, [(1, LYING, BOX), (2, UP if t < 4.0 else LYING, other_box)])
+    assert summary(events) == [
+        ("fall_started", 1, 0.0, "down"),
+        ("fall_started", 2, 4.0, "down"),
+        ("long_lie", 1, 10.0, "alerted"),
+        ("long_lie", 2, 14.0, "alerted"),
+    ]
+    states = tracker.states()
+    assert {k: (s.state, s.box) for k, s in states.items()} == {
+        1: ("alerted", BOX),
+        2: ("alerted", other_box),
+    }
+    assert states[1].seconds_down == pytest.approx(20 - 1 / fps)
+    assert states[2].seconds_down == pytest.approx(16 - 1 / fps)
+
+
+def test_recovered_becomes_normal_on_the_next_update() -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.0, recovery=1.0))
+    feed(tracker, 10, [(2, LYING), (1, UP)])  # below exit at 2.0, recovered at 3.0 is the next frame
+    assert tracker.states()[1].state == "down"
+    assert summary(tracker.update(3.0, [(1, UP, BOX)])) == [("recovered", 1, 3.0, "recovered")]
+    assert (tracker.states()[1].state, tracker.states()[1].seconds_down) == ("recovered", 0.0)
+    assert tracker.update(3.1, []) == []
+    assert tracker.states()[1].state == "normal"
+
+
+def test_smoothed_probability_follows_time_not_frames() -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.5))
+    tracker.update(0.0, [(1, 0.0, BOX)])
+    tracker.update(0.5, [(1, 1.0, BOX)])  # one time constant: 1 - exp(-1) of the way
+    assert tracker.states()[1].prob == pytest.approx(1 - math.exp(-1))
+
+
+def test_timestamps_must_not_go_backwards() -> None:
+    tracker = FallTracker()
+    tracker.update(5.0, [])
+    tracker.update(5.0, [])  # a repeated timestamp is allowed
+    with pytest.raises(ValueError, match=r"timestamp 4\.5 is earlier than the previous one 5\.0"):
+        tracker.update(4.5, [])
+    with pytest.raises(ValueError, match="not a finite number"):
+        tracker.update(float("nan"), [])
+
+
+def test_bad_observations_are_skipped_and_counted() -> None:
+    tracker = FallTracker(NO_SMOOTHING)
+    events = tracker.update(
+        0.0,
+        [
+            (1, 1.5, BOX),
+            (2, float("nan"), BOX),
+            (3, 0.9, (0, 0, 1)),
+            ("4", 0.9, BOX),
+            (5, 0.2, BOX),
+            (5, 0.9, BOX),
+        ],
+    )
+    assert events == []
+    assert dict(tracker.skipped) == {
+        "fall_prob is not a number in [0, 1]": 2,
+        "box is not 4 finite numbers (x1, y1, x2, y2)": 1,
+        "track_id is not an integer": 1,
+        "track_id appears twice in one frame": 1,
+    }
+    assert list(tracker.states()) == [5] and tracker.states()[5].prob == 0.2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"enter": 0.4, "exit": 0.7}, "need 0 <= exit < enter <= 1"),
+        ({"enter": 1.2}, "need 0 <= exit < enter <= 1"),
+        ({"alert_after": -1.0}, r"alert_after=-1\.0"),
+        ({"smoothing": float("inf")}, "smoothing=inf"),
+        ({"forget_after": 0.0}, "would drop every track"),
+    ],
+)
+def test_config_rejects_meaningless_settings(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FallStateConfig(**kwargs)
