@@ -34,6 +34,81 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _train_cfg(args: argparse.Namespace):
+    """The profile's TrainConfig with --set KEY=VALUE overrides converted to each field's type."""
+    from dataclasses import fields
+
+    from fallkd_lib.config import TrainConfig, train_config
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set takes KEY=VALUE (e.g. --set epochs=5), got {item!r}")
+        key, value = (part.strip() for part in item.split("=", 1))
+        kind = types.get(key, "str")
+        if kind == "bool":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"--set {key}={value}: expected true or false")
+            overrides[key] = value.lower() in ("true", "1")
+        elif kind in ("int", "float"):
+            try:
+                overrides[key] = int(value) if kind == "int" else float(value)
+            except ValueError:
+                raise ValueError(f"--set {key}={value}: expected a number ({kind})") from None
+        else:
+            overrides[key] = value
+    for key in ("model", "epochs"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    return train_config(args.profile, **overrides)
+
+
+def _print_metrics(metrics: dict, out: Path) -> None:
+    scored = metrics["test"] or metrics["val"]
+    fall = scored["per_class"].get("fall", {})
+    print(
+        f"{metrics['name']}: accuracy {scored['accuracy']:.3f}, fall recall {fall.get('recall', float('nan')):.3f}, "
+        f"ECE {scored['ece']:.3f}, {metrics['budget']['params_m']:.2f} M params, "
+        f"{metrics['budget']['gflops']:.2f} GFLOPs@224 ({metrics['budget']['verdict']}); {out / 'metrics.json'}"
+    )
+
+
+def cmd_train_cls(args: argparse.Namespace) -> None:
+    """Train a classifier (or a ViT teacher) on person crops."""
+    from fallkd_lib.train.recipes import train_classifier
+
+    cfg = _train_cfg(args)
+    out = args.out or Path("runs") / "cls" / cfg.model
+    _print_metrics(train_classifier(args.crops, out, cfg, other_crops=args.other, weights=args.weights), out)
+
+
+def cmd_cache_teacher(args: argparse.Namespace) -> None:
+    """Cache a trained teacher's logits on the train crops, indexed by sample id."""
+    from fallkd_lib.train.recipes import cache_teacher
+
+    cache = cache_teacher(args.teacher, args.crops, _train_cfg(args))
+    print(f"{len(cache)} teacher logits in {cache.path}")
+
+
+def cmd_distill(args: argparse.Namespace) -> None:
+    """Distil a trained teacher into the student (cached or online teacher outputs)."""
+    from fallkd_lib.train.recipes import distill
+
+    cfg = _train_cfg(args)
+    out = args.out or Path("runs") / "kd" / f"{cfg.model}_{args.mode}"
+    _print_metrics(distill(args.crops, out, cfg, args.teacher, args.mode, other_crops=args.other), out)
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    """Train every model of the comparison and print the table."""
+    from fallkd_lib.train.compare import run_comparison
+
+    table = run_comparison(args.crops, args.out, _train_cfg(args), other_crops=args.other)
+    print(table.to_string(float_format="{:.3f}".format))
+    print(f"written to {args.out / 'comparison.csv'}")
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
     """Render the embedded synthetic dataset."""
     from fallkd_lib.data.synthetic import STYLES, generate_dataset
@@ -166,6 +241,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0)
     p.set_defaults(func=cmd_download)
 
+    def training_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("crops", type=Path, help="person crops (ImageFolder: train|val|test/{fall,normal})")
+        p.add_argument("--profile", default="quick", choices=["quick", "full"])
+        p.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="override a TrainConfig field"
+        )
+        p.add_argument(
+            "--other", type=Path, default=None, help="crops of another origin, scored after training"
+        )
+
+    p = sub.add_parser("train-cls", help="train a classifier (resnet18, efficientnet_b0) or a ViT teacher")
+    training_options(p)
+    p.add_argument("--model", default=None, help="resnet18, efficientnet_b0, vit_b_16, vit_tiny")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--weights", type=Path, default=None, help="a local pretrained weights file")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/cls/MODEL)")
+    p.set_defaults(func=cmd_train_cls)
+
+    p = sub.add_parser("cache-teacher", help="cache a trained teacher's logits (indexed by sample id)")
+    training_options(p)
+    p.add_argument("--teacher", type=Path, required=True, help="the teacher's run folder (holds best.pt)")
+    p.set_defaults(func=cmd_cache_teacher)
+
+    p = sub.add_parser("distill", help="distil a trained teacher into the student")
+    training_options(p)
+    p.add_argument("--teacher", type=Path, required=True, help="the teacher's run folder (holds best.pt)")
+    p.add_argument("--mode", default="cached", choices=["cached", "online"])
+    p.add_argument("--model", default=None, help="the student (default efficientnet_b0)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/kd/MODEL_MODE)")
+    p.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("compare", help="teacher, baselines and distilled students in one table")
+    training_options(p)
+    p.add_argument("--out", type=Path, default=Path("runs") / "compare")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("env", help="show host, accelerator, network and package versions")
     p.set_defaults(func=cmd_env)
 
@@ -184,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError, FileExistsError, ConnectionError, ImageReadError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"fallkd {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except (
+        RuntimeError
+    ) as exc:  # fallkd's own (e.g. WeightsUnavailableError); anything else is a bug: re-raise
+        if not type(exc).__module__.startswith("fallkd_lib"):
+            raise
+        print(f"fallkd {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

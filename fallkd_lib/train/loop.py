@@ -42,11 +42,9 @@ _RESUME_SAFE_KEYS = {"epochs", "workers", "max_batches"}
 
 def plain_criterion(label_smoothing: float = 0.0) -> Callable:
     """The plain-training criterion: cross-entropy on the hard labels, as `{"loss": ...}`."""
+    from fallkd_lib.distill.criteria import CrossEntropyCriterion
 
-    def criterion(logits, labels, ids, images):
-        return {"loss": F.cross_entropy(logits, labels, label_smoothing=label_smoothing)}
-
-    return criterion
+    return CrossEntropyCriterion(label_smoothing)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

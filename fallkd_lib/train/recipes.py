@@ -1,0 +1,190 @@
+"""The course's training recipes: a baseline classifier, the ViT teacher, its logit cache, and the distilled student.
+
+Each recipe builds the model with `create_classifier`, trains it with the one loop (`fit`), reloads the best
+epoch, scores the test split (and, when given, crops of another origin), and writes `metrics.json` in its run
+folder with everything the comparison table needs. Runs resume: call a recipe again after an interruption and
+it continues from `last.pt`; call it on a finished run and it only re-reads and re-scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import ConcatDataset, DataLoader
+
+from fallkd_lib.config import TrainConfig, as_dict
+from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
+from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
+from fallkd_lib.train.checkpoint import load_checkpoint, read_checkpoint
+from fallkd_lib.train.data import SPLITS, CropDataset, build_transforms, make_loaders
+from fallkd_lib.train.loop import evaluate, fit, plain_criterion
+from fallkd_lib.train.metrics import classification_report_dict, train_val_gap
+
+DEPLOY_SIZE = (
+    224  # the TX2 budget is judged at the deployment resolution, whatever size a quick run trains at
+)
+CACHE_NAME = "teacher_logits_train.pt"
+
+
+def crop_classes(crops_dir: str | Path) -> list[str]:
+    """Class names of a crop folder, in the order the models use (sorted, as ImageFolder does)."""
+    return CropDataset(crops_dir, "train").classes
+
+
+def build_model(
+    name: str, cfg: TrainConfig, num_classes: int, weights: str | Path | None = None
+) -> nn.Module:
+    """A classifier for a recipe: ViTs get the run's image size and are frozen but for their last block(s)."""
+    is_vit = name.startswith("vit")
+    model = create_classifier(
+        name,
+        num_classes,
+        pretrained=cfg.pretrained,
+        weights=weights,
+        image_size=cfg.image_size if is_vit else None,
+    )
+    if is_vit:
+        freeze_for_finetune(model, cfg.teacher_train_last_blocks)
+    return model
+
+
+def deploy_budget(name: str, num_classes: int) -> dict:
+    """Parameters and GFLOPs of the architecture at the deployment size (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        model = create_classifier(name, num_classes, image_size=DEPLOY_SIZE if name.startswith("vit") else None)
+    return model_budget(model, DEPLOY_SIZE)
+
+
+def score_folder(model: nn.Module, crops_dir: str | Path, cfg: TrainConfig, splits: tuple[str, ...]) -> dict:
+    """Classification report of a model over the given splits of a crop folder (eval transform)."""
+    mean, std = input_stats(model)
+    transform = build_transforms(cfg.image_size, False, mean, std)
+    parts = [CropDataset(crops_dir, s, transform) for s in splits if (Path(crops_dir) / s).is_dir()]
+    if not parts:
+        raise FileNotFoundError(
+            f"{crops_dir}: none of the splits {splits} exist; make crops with `fallkd crops`"
+        )
+    loader = DataLoader(ConcatDataset(parts), batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    result = evaluate(model, loader)
+    classes = parts[0].classes
+    return classification_report_dict(
+        result["labels"], result["probs"], classes, "fall" if "fall" in classes else classes[0]
+    )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def train_classifier(
+    crops_dir: str | Path,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    name: str | None = None,
+    criterion=None,
+    other_crops: str | Path | None = None,
+    weights: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train (or resume) one classifier on a crop folder and write its metrics.json; returns that dict."""
+    name = name or cfg.model
+    out_dir = Path(out_dir)
+    classes = crop_classes(crops_dir)
+    model = build_model(name, cfg, len(classes), weights)
+    mean, std = input_stats(model)
+    loaders = make_loaders(crops_dir, cfg.image_size, cfg.batch_size, mean, std, cfg.workers, cfg.seed)
+    summary = fit(
+        model,
+        loaders,
+        criterion or plain_criterion(cfg.label_smoothing),
+        cfg,
+        out_dir,
+        None,
+        classes,
+        progress=progress,
+    )
+    load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
+    history = summary["history"]
+    metrics = {
+        "name": name,
+        "criterion": repr(criterion) if criterion is not None else "cross-entropy",
+        "config": as_dict(cfg),
+        "class_names": classes,
+        "budget": deploy_budget(name, len(classes)),
+        "best_epoch": summary["best"].get("epoch") if summary.get("best") else None,
+        "epoch_seconds": float(np.mean([row["seconds"] for row in history])) if history else None,
+        "train_val_gap": train_val_gap(history),
+        "val": summary.get("best"),
+        "test": score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None,
+        "other_origin": score_folder(model, other_crops, cfg, SPLITS) if other_crops else None,
+        "history": history,
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def load_trained(run_dir: str | Path, cfg: TrainConfig, name: str | None = None) -> nn.Module:
+    """Rebuild a recipe's model and load its best.pt (no download: weights come from the checkpoint)."""
+    path = Path(run_dir) / "best.pt"
+    ckpt = read_checkpoint(path)
+    name = name or ckpt["config"].get("model")
+    model = build_model(name, cfg.__class__(**{**as_dict(cfg), "pretrained": False}), ckpt["num_classes"])
+    load_checkpoint(path, model, restore_rng=False, class_names=ckpt.get("class_names"))
+    return model.eval()
+
+
+def teacher_dataset(crops_dir: str | Path, teacher: nn.Module, cfg: TrainConfig) -> CropDataset:
+    """The train split as the teacher sees it for caching: eval transform, the teacher's normalisation."""
+    mean, std = input_stats(teacher)
+    return CropDataset(crops_dir, "train", build_transforms(cfg.image_size, False, mean, std))
+
+
+def cache_teacher(teacher_dir: str | Path, crops_dir: str | Path, cfg: TrainConfig, progress: bool = True):
+    """Run the trained teacher once over the train crops and save its logits beside it (reused when valid)."""
+    teacher = load_trained(teacher_dir, cfg, cfg.teacher)
+    return cache_teacher_logits(
+        teacher,
+        teacher_dataset(crops_dir, teacher, cfg),
+        Path(teacher_dir) / CACHE_NAME,
+        cfg.batch_size,
+        progress=progress,
+        teacher_name=cfg.teacher,
+    )
+
+
+def distill(
+    crops_dir: str | Path,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    teacher_dir: str | Path,
+    mode: str = "cached",
+    other_crops: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Distil the teacher into cfg.model with cached (looked up by sample id) or online teacher outputs."""
+    if mode not in ("cached", "online"):
+        raise ValueError(f"distillation mode {mode!r}: choose 'cached' or 'online'")
+    teacher = load_trained(teacher_dir, cfg, cfg.teacher)
+    if mode == "cached":
+        cache = load_teacher_cache(Path(teacher_dir) / CACHE_NAME, teacher_dataset(crops_dir, teacher, cfg))
+        criterion = CachedKDCriterion(cache, cfg.alpha, cfg.temperature)
+    else:
+        student_stats = input_stats(create_classifier(cfg.model, 2, pretrained=False))
+        criterion = OnlineKDCriterion(
+            teacher, cfg.alpha, cfg.temperature, student_stats, input_stats(teacher)
+        )
+    return train_classifier(
+        crops_dir, out_dir, cfg, criterion=criterion, other_crops=other_crops, progress=progress
+    )
+
+
+def device_name() -> str:
+    """Where training runs, for the record."""
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
