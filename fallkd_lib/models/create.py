@@ -219,11 +219,11 @@ def create_classifier(
         kwargs["img_size"] = image_size
     if weights is not None:  # a local file wins over `pretrained`
         path = _resolve_weights_path(weights)
-        model = timm.create_model(arch, pretrained=False, **kwargs)
+        model = init_head(timm.create_model(arch, pretrained=False, **kwargs))
         load_weights_file(model, path)
         return model
     if not pretrained:
-        return timm.create_model(arch, pretrained=False, **kwargs)
+        return init_head(timm.create_model(arch, pretrained=False, **kwargs))
     repo_id = hub_id(name)
     if hub_offline():
         cached = _cached_hub_file(repo_id)
@@ -231,15 +231,31 @@ def create_classifier(
             raise WeightsUnavailableError(
                 _unavailable_message(name, repo_id, "this machine is offline and they are not in the cache")
             )
-        model = timm.create_model(arch, pretrained=False, **kwargs)
+        model = init_head(timm.create_model(arch, pretrained=False, **kwargs))
         load_weights_file(model, cached)
         return model
     try:
-        return timm.create_model(arch, pretrained=True, **kwargs)
+        model = timm.create_model(arch, pretrained=True, **kwargs)
     except Exception as exc:  # network or Hub failure while downloading
         raise WeightsUnavailableError(
             _unavailable_message(name, repo_id, f"the download failed ({exc})")
         ) from exc
+    if model.pretrained_cfg.get("num_classes", 1000) != num_classes:  # the head is new, not from the file
+        init_head(model)
+    return model
+
+
+def init_head(model: nn.Module, std: float = 0.01) -> nn.Module:
+    """Give a new classifier head small weights and zero bias, so training starts from near-uniform predictions.
+
+    timm's EfficientNet initialises its head uniformly in +-1/sqrt(fan_out): with 2 classes that is +-0.71 on
+    1280 features, logits in the tens, and a first epoch lost to exploding losses. A small head fixes it.
+    """
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    if isinstance(head, nn.Linear):
+        nn.init.trunc_normal_(head.weight, std=std, a=-2 * std, b=2 * std)
+        nn.init.zeros_(head.bias)
+    return model
 
 
 def input_stats(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
