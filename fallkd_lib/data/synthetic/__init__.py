@@ -11,6 +11,13 @@ night or infrared; names ['fallen', 'sitting', 'standing', 'walking']).
 from __future__ import annotations
 
 from fallkd_lib.data.synthetic.baseline import aspect_ratio_baseline, best_threshold
+from fallkd_lib.data.synthetic.clips import (
+    SCENARIOS,
+    ClipInfo,
+    generate_clip,
+    generate_clip_set,
+    read_clip_truth,
+)
 from fallkd_lib.data.synthetic.figure import Look, Pose, interpolate_pose, render_figure
 from fallkd_lib.data.synthetic.generate import generate_dataset, split_counts
 from fallkd_lib.data.synthetic.poses import (
@@ -24,6 +31,11 @@ from fallkd_lib.data.synthetic.poses import (
 from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, class_name, render_scene
 
 __all__ = [
+    "SCENARIOS",
+    "ClipInfo",
+    "generate_clip",
+    "generate_clip_set",
+    "read_clip_truth",
     "FALL_POSTURES",
     "NORMAL_POSTURES",
     "POSTURES",
