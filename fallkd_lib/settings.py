@@ -65,7 +65,8 @@ def prepare_ultralytics(settings: Settings | None = None) -> Path:
     """Point YOLO_CONFIG_DIR inside the cache and place Arial.ttf there, so ultralytics never downloads it.
 
     Call before the first `import ultralytics`: the package reads YOLO_CONFIG_DIR at import time.
-    The font is matplotlib's DejaVu Sans copied under the name ultralytics looks for.
+    The font is matplotlib's DejaVu Sans copied under the name ultralytics looks for, both in the folder and in
+    its `Ultralytics/` sub-folder (where ultralytics 8.4 looks; a missing font is fetched from github.com).
     """
     settings = settings or get_settings()
     config_dir = settings.yolo_config_dir
@@ -74,10 +75,27 @@ def prepare_ultralytics(settings: Settings | None = None) -> Path:
     from matplotlib import font_manager
 
     source = Path(font_manager.findfont("DejaVu Sans", fallback_to_default=True))
+    (config_dir / "Ultralytics").mkdir(exist_ok=True)
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
-        target = config_dir / name
-        if not target.exists():
-            tmp = target.with_suffix(".tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
+        for target in (config_dir / name, config_dir / "Ultralytics" / name):
+            if not target.exists():
+                tmp = target.with_suffix(".tmp")
+                shutil.copyfile(source, tmp)
+                tmp.replace(target)
     return config_dir
+
+
+def import_ultralytics():
+    """The `ultralytics` module, imported offline-safe: settings folder and fonts first, Pillow's open restored.
+
+    Importing ultralytics replaces PIL.Image.open with a wrapper that, on an unreadable image, tries to install
+    pi-heif (ModuleNotFoundError offline instead of UnidentifiedImageError): Pillow's own is put back.
+    """
+    prepare_ultralytics()
+    configure_offline()
+    import ultralytics
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    Image.open = getattr(patches, "_image_open", Image.open)
+    return ultralytics

@@ -1,0 +1,262 @@
+"""The detector's files: its dataset (made from a merged fall/normal dataset without copying an image), the
+split and weights-file checks, and atomic JSON summaries. Training and inference live in `detector.py`.
+
+Two modes: "person" maps every class to one class `person` (the detector of the two-stage pipeline, whose
+crops the classifier then labels fall/normal); "fall_normal" keeps [fall, normal] (the reference report's
+2-class detector). Output::
+
+    OUT/data.yaml                       absolute `path`, the splits present, names, and a `fallkd_detector` record
+    OUT/{train,valid,test}/images/x.jpg -> a symbolic link to the merged image (hard link or copy where links fail)
+    OUT/{train,valid,test}/labels/x.txt  the converted labels (an empty file for a background image)
+    OUT/skipped_labels.txt              only when invalid label lines were skipped: one line per skipped line
+
+Each image gets its own link inside a real `images` folder: ultralytics resolves a split folder
+(`Path.resolve()`) before it maps .../images/x.jpg to .../labels/x.txt, so one link per folder would lead it
+back to the merged (2-class) labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickletools
+import shutil
+import warnings
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from tqdm.auto import tqdm
+
+from fallkd_lib.data import yolo
+from fallkd_lib.settings import is_offline_requested
+
+DETECTOR_MODES: dict[str, list[str]] = {"person": ["person"], "fall_normal": ["fall", "normal"]}
+MARKER = "fallkd_detector"  # data.yaml key: marks a folder that detector_dataset may rebuild
+SKIPPED_FILE = "skipped_labels.txt"
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _link(target: Path, link: Path) -> str:
+    """Place `link` pointing at `target`: a symbolic link, else a hard link, else a copy; return which."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    for method, make in (("symlink", os.symlink), ("hardlink", os.link), ("copy", shutil.copy2)):
+        try:
+            make(target, tmp)
+        except OSError:
+            continue
+        os.replace(tmp, link)
+        return method
+    raise OSError(f"could not link or copy {target} to {link}: check that {link.parent} is writable")
+
+
+def _check_out(out: Path, merged_root: Path) -> None:
+    """Refuse to write into the merged dataset or into a folder that detector_dataset did not make."""
+    if out == merged_root or merged_root in out.parents or out in merged_root.parents:
+        raise ValueError(f"out={out} overlaps the merged dataset {merged_root}: choose a folder beside it")
+    if out.is_dir() and any(out.iterdir()):
+        try:
+            cfg = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            cfg = {}
+        if not isinstance(cfg, dict) or MARKER not in cfg:
+            raise ValueError(
+                f"{out} is not empty and was not written by detector_dataset (no `{MARKER}` in its data.yaml): "
+                "choose an empty or new folder"
+            )
+
+
+def _merged_names(merged_root: Path) -> list[str]:
+    if not (merged_root / "data.yaml").is_file():
+        raise FileNotFoundError(
+            f"{merged_root / 'data.yaml'} not found: make the merged dataset first with "
+            f"`fallkd merge SOURCE... --out {merged_root}` (or `fallkd demo` for the synthetic one)"
+        )
+    return yolo.read_class_names(merged_root / "data.yaml")
+
+
+def _write_yaml(out: Path, names: list[str], splits: list[str], record: dict) -> Path:
+    keys = {"train": "train", "valid": "val", "test": "test"}
+    cfg: dict = {"path": str(out)}
+    cfg.update({keys[s]: f"{s}/images" for s in splits})
+    cfg.update({"nc": len(names), "names": list(names), MARKER: record})
+    path = out / "data.yaml"
+    _write_text_atomic(path, yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def detector_dataset(
+    merged_root: str | Path, out: str | Path, mode: str = "person", progress: bool = True
+) -> Path:
+    """Write the detector's dataset (linked images, converted labels) and return its data.yaml."""
+    if mode not in DETECTOR_MODES:
+        raise ValueError(f"unknown detector mode {mode!r}: choose one of {sorted(DETECTOR_MODES)}")
+    merged_root, out = Path(merged_root).resolve(), Path(out).resolve()
+    source_names = _merged_names(merged_root)
+    if mode == "fall_normal" and source_names != DETECTOR_MODES["fall_normal"]:
+        raise ValueError(
+            f"{merged_root / 'data.yaml'}: mode 'fall_normal' needs names {DETECTOR_MODES['fall_normal']}, got "
+            f"{source_names}; merge the sources with `fallkd merge` first, or use mode='person'"
+        )
+    image_dirs = yolo.split_image_dirs(merged_root)
+    for split in ("train", "valid"):
+        if split not in image_dirs or not yolo.list_images(image_dirs[split]):
+            raise FileNotFoundError(
+                f"{merged_root}: the {split!r} split has no images ({split}/images); a detector needs train and "
+                "valid images: re-run `fallkd merge` with a split that gives every split some images"
+            )
+    _check_out(out, merged_root)
+    names = DETECTOR_MODES[mode]
+    images: Counter = Counter()
+    boxes: Counter = Counter()
+    links: Counter = Counter()
+    skipped: list[yolo.LabelIssue] = []
+    work = [(split, image) for split, folder in image_dirs.items() for image in yolo.list_images(folder)]
+    for split in yolo.SPLITS:  # a rebuild starts from empty split folders (links and our labels only)
+        shutil.rmtree(out / split, ignore_errors=True)
+    for split, image in tqdm(work, desc=f"detector dataset ({mode})", unit="img", disable=not progress):
+        split_dir = out / split
+        (split_dir / "images").mkdir(parents=True, exist_ok=True)
+        links[_link(image.resolve(), split_dir / "images" / image.name)] += 1
+        found, issues = yolo.read_labels(yolo.label_path_for(image), len(source_names))
+        skipped.extend(issues)
+        if mode == "person":
+            found = [yolo.Box(0, b.cx, b.cy, b.w, b.h) for b in found]
+        yolo.write_labels(split_dir / "labels" / f"{image.stem}.txt", found)
+        images[split] += 1
+        boxes[split] += len(found)
+    skipped_path = out / SKIPPED_FILE
+    if skipped:
+        _write_text_atomic(skipped_path, "".join(f"{issue}\n" for issue in skipped))
+        warnings.warn(
+            f"detector_dataset skipped {len(skipped)} invalid label line(s) of {merged_root}; "
+            f"each is listed in {skipped_path}",
+            stacklevel=2,
+        )
+    else:
+        skipped_path.unlink(missing_ok=True)
+    splits = [s for s in yolo.SPLITS if images[s]]
+    record = {
+        "mode": mode,
+        "source": str(merged_root),
+        "source_names": source_names,
+        "images": {s: images[s] for s in splits},
+        "boxes": {s: boxes[s] for s in splits},
+        "skipped_label_lines": len(skipped),
+        "links": dict(links),
+    }
+    return _write_yaml(out, names, splits, record)
+
+
+def detector_dataset_info(data_yaml: str | Path) -> dict:
+    """The `fallkd_detector` record of a data.yaml written by detector_dataset (mode, counts, source)."""
+    data_yaml = Path(data_yaml)
+    cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
+    if MARKER not in cfg:
+        raise ValueError(f"{data_yaml} was not written by detector_dataset (no `{MARKER}` key)")
+    return dict(cfg[MARKER])
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write `data` as indented JSON through a temporary file and os.replace."""
+    _write_text_atomic(path, json.dumps(data, indent=2))
+
+
+def check_split(data_yaml: Path, split: str) -> str:
+    """ultralytics' split key for `split` ('valid' is its 'val'), checked against the data.yaml."""
+    key = {"valid": "val"}.get(split, split)
+    cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
+    present = [k for k in ("train", "val", "test") if cfg.get(k)]
+    if key not in present:
+        raise ValueError(f"{data_yaml} has no {split!r} split; choose one of {present}")
+    return key
+
+
+def _pickle_strings(path: Path) -> set[str] | None:
+    """The strings named in a torch.save archive's pickle (read without running it), or None if it is no archive."""
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        pkl = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+        if pkl is None:
+            return None
+        data = archive.read(pkl)
+    strings: set[str] = set()
+    with contextlib.suppress(Exception):
+        for _, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.add(arg)
+    return strings
+
+
+def check_detector_file(path: Path) -> None:
+    """Raise a clear error when `path` is not an ultralytics detector checkpoint or ONNX export."""
+    expected = "pass the detector's weights/best.pt (from train_detector) or its ultralytics ONNX export"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {expected}")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        import onnx  # only needed for .onnx files
+
+        try:
+            graph = onnx.load(str(path), load_external_data=False)
+        except Exception as e:
+            raise ValueError(f"{path} is not a readable ONNX model ({type(e).__name__}): {expected}") from e
+        if "names" not in {p.key for p in graph.metadata_props}:
+            raise ValueError(
+                f"{path} is an ONNX model without ultralytics' metadata (names, stride): {expected}"
+            )
+        return
+    if suffix != ".pt":
+        raise ValueError(f"{path}: expected a .pt or .onnx file, got {suffix or 'no suffix'!r}: {expected}")
+    strings = _pickle_strings(path)
+    if strings is None:
+        raise ValueError(f"{path} is not a PyTorch checkpoint (torch.save archive): {expected}")
+    if "fallkd-checkpoint" in strings:
+        raise ValueError(
+            f"{path}: this looks like a fallkd classifier checkpoint, not a detector: {expected}"
+        )
+    if not any(s.startswith("ultralytics") for s in strings):
+        raise ValueError(
+            f"{path} is a PyTorch file but not an ultralytics detector checkpoint (a classifier checkpoint or a "
+            f"plain state_dict?): {expected}"
+        )
+
+
+def _offline_missing(what: str, value: str | Path, hint: str) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"{what} {value!s} is not a local file and fallkd is offline (YOLO_OFFLINE=1), so ultralytics may not "
+        f"download it: {hint}"
+    )
+
+
+def check_weights_args(model: str | Path, pretrained: str | Path | None) -> tuple[str, str | None]:
+    """The model and pretrained arguments for ultralytics, checked before anything could be downloaded."""
+    model = str(model)
+    if model.lower().endswith(".pt") and not Path(model).is_file():
+        if is_offline_requested():
+            raise _offline_missing(
+                "model", model, "pass model='yolov5s.yaml' to build it, or a local .pt file"
+            )
+    elif model.lower().endswith(".pt"):
+        model = str(Path(model).resolve())
+    if pretrained is None:
+        return model, None
+    if Path(pretrained).is_file():
+        return model, str(Path(pretrained).resolve())
+    if is_offline_requested():
+        raise _offline_missing(
+            "pretrained weights",
+            pretrained,
+            "pass pretrained=None to train from scratch, or the path of a local file such as a yolov5su.pt "
+            "downloaded beforehand (set YOLO_OFFLINE=0 to let ultralytics download it by name)",
+        )
+    return model, str(pretrained)
