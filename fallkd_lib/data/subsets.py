@@ -13,7 +13,9 @@ def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
     crops_dir, out = Path(crops_dir), Path(out)
     manifest = crops_dir / "manifest.csv"
     if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest} not found: make the crops with `fallkd crops` (it writes the manifest)")
+        raise FileNotFoundError(
+            f"{manifest} not found: make the crops with `fallkd crops` (it writes the manifest)"
+        )
     with open(manifest, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     folders: dict[str, Path] = {}
@@ -31,5 +33,7 @@ def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
     for source, folder in folders.items():
         missing = [s for s in ("train", "val") if not (folder / s).is_dir()]
         if missing:
-            raise ValueError(f"source {source!r} has no {'/'.join(missing)} crops in {crops_dir}: it cannot be trained on")
+            raise ValueError(
+                f"source {source!r} has no {'/'.join(missing)} crops in {crops_dir}: it cannot be trained on"
+            )
     return folders

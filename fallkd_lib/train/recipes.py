@@ -56,7 +56,9 @@ def build_model(
 def deploy_budget(name: str, num_classes: int) -> dict:
     """Parameters and GFLOPs of the architecture at the deployment size (built on the meta device: no memory)."""
     with torch.device("meta"):
-        model = create_classifier(name, num_classes, image_size=DEPLOY_SIZE if name.startswith("vit") else None)
+        model = create_classifier(
+            name, num_classes, image_size=DEPLOY_SIZE if name.startswith("vit") else None
+        )
     return model_budget(model, DEPLOY_SIZE)
 
 
