@@ -60,6 +60,23 @@ QUICK_TRAIN = TrainConfig(
 FULL_TRAIN = TrainConfig()
 
 
+@dataclass(frozen=True)
+class DetectConfig:
+    """Settings of detector training; defaults are the reference recipe (YOLOv5s, 640 px, batch 8, 50 epochs)."""
+
+    model: str = "yolov5s.yaml"  # ultralytics builds the anchor-free YOLOv5su from it
+    pretrained: str | None = "yolov5su.pt"  # COCO weights (online, or a local file); None trains from scratch
+    imgsz: int = 640
+    batch: int = 8
+    epochs: int = 50
+    workers: int = 2
+    seed: int = 0
+
+
+QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=3, workers=0)
+FULL_DETECT = DetectConfig()
+
+
 def _check_keys(cls: type, overrides: dict) -> None:
     valid = [f.name for f in fields(cls)]
     for key in overrides:
@@ -88,6 +105,14 @@ def train_config(profile: str = "quick", **overrides) -> TrainConfig:
     return replace(QUICK_TRAIN if profile == "quick" else FULL_TRAIN, **overrides)
 
 
-def as_dict(config: DataConfig | TrainConfig) -> dict:
+def detect_config(profile: str = "quick", **overrides) -> DetectConfig:
+    """The detector settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    _check_keys(DetectConfig, overrides)
+    return replace(QUICK_DETECT if profile == "quick" else FULL_DETECT, **overrides)
+
+
+def as_dict(config: DataConfig | TrainConfig | DetectConfig) -> dict:
     """A plain dict of a config, for JSON reports."""
     return asdict(config)

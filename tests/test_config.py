@@ -16,3 +16,19 @@ def test_overrides_are_checked_by_name() -> None:
         data_config("quick", crop_sise=64)
     with pytest.raises(ValueError, match="unknown profile 'fast': choose one of quick, full"):
         data_config("fast")
+
+
+def test_detector_profiles_follow_the_reference_recipe() -> None:
+    from fallkd_lib.config import detect_config
+
+    full = detect_config("full")
+    assert (full.model, full.imgsz, full.batch, full.epochs, full.pretrained) == (
+        "yolov5s.yaml",
+        640,
+        8,
+        50,
+        "yolov5su.pt",
+    )
+    assert detect_config("quick").pretrained is None
+    with pytest.raises(ValueError, match="Did you mean 'imgsz'"):
+        detect_config("quick", imgsize=320)

@@ -1,0 +1,140 @@
+# %% [markdown]
+# # 02 · The detector: finding people with YOLOv5s
+#
+# Stage one of the camera's pipeline answers *where are the people?* in every 640x640 frame. The answer
+# must be fast (several frames a second on the TX2) and must rarely miss a person: a person the detector
+# misses is never classified, whatever the classifier could have done.
+#
+# **YOLO** ("you only look once") predicts all boxes of an image in a single forward pass. YOLOv5s has
+# three parts:
+#
+# * a **backbone** (CSPDarknet53) of convolutions with cross-stage partial connections, which split each
+#   stage's channels so that half skip the heavy blocks: fewer FLOPs, better gradient flow;
+# * a **neck**: SPPF pools the deepest features at several window sizes (context at several scales), and a
+#   PANet mixes features top-down and bottom-up, so that small (far) and large (near) people are both seen;
+# * a **head** that predicts, at three scales, boxes, an objectness score and class scores, followed by
+#   non-maximum suppression, which keeps the best of overlapping boxes.
+
+# %%
+PROFILE = "quick"  # "quick" (synthetic data, 160 px, 3 epochs from scratch, CPU) or "full" (Roboflow, 640 px, 50 epochs, GPU)
+
+# %%
+# %matplotlib inline
+from fallkd_lib.config import detect_config
+from fallkd_lib.data.stage import run_data_stage
+from fallkd_lib.settings import configure_offline, get_settings
+
+if PROFILE == "quick":
+    configure_offline()
+cfg = detect_config(PROFILE)
+settings = get_settings()
+data = run_data_stage(PROFILE, settings.data_dir / ("course" if PROFILE == "quick" else "course_full"), progress=False)
+runs = settings.runs_dir / "course" / PROFILE / "detector"
+cfg
+
+# %% [markdown]
+# ## 1. Which YOLOv5s?
+#
+# The `ultralytics` package builds `yolov5s.yaml` as **YOLOv5su**, not the original YOLOv5s of the report:
+
+# %%
+from fallkd_lib.detect.detector import YOLOV5U_NOTE
+
+print(YOLOV5U_NOTE)
+
+# %% [markdown]
+# ## 2. Two ways to use a detector
+#
+# * **Person detector** (the two-stage pipeline): every box is one class, `person`; the classifier of
+#   notebooks 03-04 then decides `fall` or `normal` on the crop.
+# * **Fall/normal detector** (the report's first stage, used alone): the detector itself predicts
+#   `fall` or `normal` for each box.
+#
+# Both are made from the merged dataset of notebook 01 without copying images: the labels are rewritten,
+# the images linked.
+
+# %%
+from fallkd_lib.detect.detector import detector_dataset, detector_dataset_info
+
+person_yaml = detector_dataset(data["merged"], runs / "data_person", mode="person")
+fall_yaml = detector_dataset(data["merged"], runs / "data_fall_normal", mode="fall_normal")
+detector_dataset_info(person_yaml)
+
+# %% [markdown]
+# ## 3. Training
+#
+# The reference recipe: 640 px, batch 8, 50 epochs, starting from COCO-pretrained weights (`yolov5su.pt`,
+# downloaded when online). The quick profile trains from scratch for a few epochs at 160 px, which is enough
+# to run every step but not to detect well: expect a mAP near zero. ultralytics prints its own progress; an
+# interrupted run continues with `resume=True`.
+
+# %%
+from fallkd_lib.detect.detector import train_detector
+
+common = dict(model=cfg.model, pretrained=cfg.pretrained, epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch,
+              workers=cfg.workers, seed=cfg.seed, out_dir=runs, plots=PROFILE == "full")
+person = train_detector(person_yaml, name="person", **common)
+fall_normal = train_detector(fall_yaml, name="fall_normal", **common)
+
+# %%
+import pandas as pd
+
+pd.DataFrame(
+    {
+        name: {"mAP50": r["mAP50"], "mAP50-95": r["mAP50-95"], "precision": r["precision"], "recall": r["recall"],
+               "epochs": r["epochs_run"], "seconds": r["seconds"]}
+        for name, r in {"person detector": person, "fall/normal detector": fall_normal}.items()
+    }
+).T
+
+# %% [markdown]
+# **mAP50** is the area under the precision-recall curve of each class, a box counting as found when it
+# overlaps the true box with IoU >= 0.5, averaged over classes; **mAP50-95** averages it over IoU thresholds
+# 0.5 to 0.95 (it rewards tight boxes). Per class, for the fall/normal detector:
+
+# %%
+pd.DataFrame(fall_normal["per_class"]).T
+
+# %% [markdown]
+# ## 4. The budget at the deployment size
+
+# %%
+import torch
+
+from fallkd_lib.models import model_budget
+from fallkd_lib.settings import import_ultralytics
+
+yolo = import_ultralytics().YOLO(cfg.model).model
+pd.DataFrame({size: model_budget(yolo, size) for size in (320, 512, 640)}).T[["params_m", "gflops", "verdict"]]
+
+# %% [markdown]
+# ## 5. Looking at detections
+
+# %%
+from fallkd_lib.detect.detector import detect_people, load_detector
+from fallkd_lib.viz.data_plots import plot_sample_grid
+
+detector = load_detector(person["best"])
+plot_sample_grid(data["merged"], n=4, seed=2, split="test")
+
+# %% [markdown]
+# The person detector's boxes on the same kind of images (score >= 0.25; in the quick profile there may be
+# none at all):
+
+# %%
+import numpy as np
+
+from fallkd_lib.data.imageio import open_rgb
+from fallkd_lib.data.yolo import list_images
+
+frames = [np.asarray(open_rgb(p)) for p in list_images(f"{data['merged']}/test/images")[:4]]
+[len(boxes) for boxes in detect_people(detector, frames, imgsz=cfg.imgsz)]
+
+# %% [markdown]
+# The same from a terminal is a single ultralytics call; fallkd adds the offline switches and the dataset
+# conversion. Next, notebook 03 trains the classifier that looks at each person the detector finds.
+#
+# ### Exercises
+# 1. Train the person detector at 320 px for 10 epochs (`detect_config(PROFILE, imgsz=320, epochs=10)`).
+#    How does mAP50 move, and how long does an epoch take?
+# 2. From the budget table: at which input size does YOLOv5su fit the TX2's 20 GFLOPs?
