@@ -1,0 +1,380 @@
+"""The camera loop: detect and track people, crop them (the training geometry), classify all crops of a frame in
+one batched call, update each track's fall state, and raise long-lie alerts with an annotated snapshot.
+
+The detector is an ultralytics YOLO (a path is loaded with `load_detector`) or any callable
+``detector(frame: Frame) -> (N, 6) array of x1, y1, x2, y2, conf, track_id``; the classifier is a
+:class:`~fallkd_lib.detect.runtime.ClassifierRuntime` (a path is loaded with `load_classifier`), any object with
+``predict(crops) -> (N, C)`` and ``fall_index``, or a callable ``crops -> (N,) fall probabilities``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fallkd_lib.data.crops import crop_people
+from fallkd_lib.detect.alerts import Alert, AlertDispatcher
+from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
+from fallkd_lib.detect.video import Frame
+from fallkd_lib.viz.draw import draw_tracks
+
+_log = logging.getLogger(__name__)
+STAGES = ("detect", "crop", "classify", "track", "total")
+
+
+@dataclass
+class PersonResult:
+    """One person in one frame: track id, box (pixels), detector confidence, raw and smoothed fall probability."""
+
+    track_id: int
+    box: tuple[float, float, float, float]
+    conf: float
+    fall_prob: float
+    prob: float
+    state: str
+    seconds_down: float
+
+
+@dataclass
+class FrameResult:
+    """What process() found in one frame: the people, the state events, the alerts sent and stage timings (s)."""
+
+    index: int
+    timestamp: float
+    name: str
+    people: list[PersonResult]
+    events: list[FallEvent]
+    alerts: list[Alert] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class IouTracker:
+    """Fallback ids when ultralytics' tracker is unavailable: greedy IoU matching to the previous frame's boxes."""
+
+    def __init__(self, min_iou: float = 0.3, max_age: int = 30) -> None:
+        """Match a box to a live track when IoU >= min_iou; forget tracks unseen for max_age frames."""
+        self.min_iou, self.max_age = min_iou, max_age
+        self._tracks: dict[int, tuple[np.ndarray, int]] = {}
+        self._next, self._frame = 1, 0
+
+    def assign(self, boxes: np.ndarray) -> np.ndarray:
+        """Track ids for the (N, 4) boxes of the next frame."""
+        self._frame += 1
+        self._tracks = {k: v for k, v in self._tracks.items() if self._frame - v[1] <= self.max_age}
+        ids = np.zeros(len(boxes), dtype=np.int64)
+        free = dict(self._tracks)
+        pairs = sorted(
+            ((_iou(b, tb), i, k) for i, b in enumerate(boxes) for k, (tb, _) in free.items()), reverse=True
+        )
+        done: set[int] = set()
+        for iou, i, k in pairs:
+            if iou < self.min_iou:
+                break
+            if i in done or k not in free:
+                continue
+            ids[i] = k
+            done.add(i)
+            del free[k]
+        for i in range(len(boxes)):
+            if i not in done:
+                ids[i], self._next = self._next, self._next + 1
+        for i, box in enumerate(boxes):
+            self._tracks[int(ids[i])] = (np.asarray(box, dtype=np.float64), self._frame)
+        return ids
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class FallPipeline:
+    """Detector + tracker + batched crop classifier + per-track fall state + alerts, one frame at a time."""
+
+    def __init__(
+        self,
+        detector: object,
+        classifier: object,
+        imgsz: int = 640,
+        conf: float = 0.25,
+        crop_size: int | None = None,
+        pad: float = 0.1,
+        tracker: str = "bytetrack.yaml",
+        state: FallStateConfig | None = None,
+        dispatcher: AlertDispatcher | None = None,
+        camera: str = "camera",
+        snapshot_dir: str | Path | None = None,
+        device: str | None = None,
+    ) -> None:
+        """Load what is given as a path and check the classifier's interface."""
+        if isinstance(detector, str | Path):
+            from fallkd_lib.detect.detector import load_detector
+
+            detector = load_detector(detector)
+        if isinstance(classifier, str | Path):
+            from fallkd_lib.detect.runtime import load_classifier
+
+            classifier = load_classifier(classifier, device=device)
+        if not (hasattr(classifier, "predict") or callable(classifier)):
+            raise ValueError(f"classifier {classifier!r} has no predict(crops) and is not callable")
+        self.detector, self.classifier = detector, classifier
+        self.imgsz, self.conf, self.pad, self.tracker_cfg = int(imgsz), float(conf), float(pad), tracker
+        self.crop_size = int(crop_size or getattr(classifier, "image_size", 0) or 224)
+        self.state_config = state or FallStateConfig()
+        self.dispatcher, self.camera = dispatcher, camera
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir is not None else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track, timing and count (a new video starts here)."""
+        self.fall_tracker = FallTracker(self.state_config)
+        self.timings: dict[str, float] = defaultdict(float)
+        self.frames, self.alerts_sent, self.tracking = 0, 0, None
+        self._fallback = IouTracker()
+        predictor = getattr(self.detector, "predictor", None)
+        for trk in getattr(predictor, "trackers", None) or []:
+            trk.reset()
+
+    def _detect(self, frame: Frame) -> np.ndarray:
+        """(N, 6) float array x1, y1, x2, y2, conf, track_id for one frame."""
+        if not hasattr(self.detector, "predict"):
+            out = np.asarray(self.detector(frame), dtype=np.float64)
+            return out.reshape(-1, 6) if out.size else np.zeros((0, 6))
+        bgr = np.ascontiguousarray(frame.image[..., ::-1])
+        args = dict(imgsz=self.imgsz, conf=self.conf, verbose=False)
+        if self.tracking is not False:
+            try:
+                result = self.detector.track(bgr, persist=True, tracker=self.tracker_cfg, **args)[0]
+                self.tracking = True
+                boxes = result.boxes
+                if boxes is None or boxes.id is None:
+                    return np.zeros((0, 6))
+                xyxy, conf = boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy()
+                return np.column_stack([xyxy, conf, boxes.id.cpu().numpy()])
+            except Exception as exc:  # e.g. the `lap` package missing offline; keep running without it
+                self.tracking = False
+                _log.warning(
+                    "ultralytics tracking (%s) unavailable (%s: %s); falling back to IoU matching of "
+                    "untracked detections (install `lap` for ByteTrack)",
+                    self.tracker_cfg,
+                    type(exc).__name__,
+                    exc,
+                )
+        result = self.detector.predict(bgr, **args)[0]
+        xyxy, conf = result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy()
+        return np.column_stack([xyxy, conf, self._fallback.assign(xyxy)])
+
+    def _classify(self, crops: np.ndarray) -> np.ndarray:
+        """Fall probability per crop, from one batched classifier call."""
+        if len(crops) == 0:
+            return np.zeros(0)
+        if hasattr(self.classifier, "predict"):
+            return np.asarray(self.classifier.predict(crops))[:, self.classifier.fall_index]
+        return np.asarray(self.classifier(crops), dtype=np.float64).reshape(len(crops))
+
+    def process(self, frame: Frame) -> FrameResult:
+        """Run every stage on one frame; long-lie events send an alert with a snapshot."""
+        t0 = time.perf_counter()
+        dets = self._detect(frame)
+        height, width = frame.image.shape[:2]
+        if len(dets):  # clip to the frame and drop boxes left empty
+            dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, width)
+            dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, height)
+            dets = dets[(dets[:, 2] - dets[:, 0] >= 1) & (dets[:, 3] - dets[:, 1] >= 1)]
+        t1 = time.perf_counter()
+        crops = crop_people(frame.image, dets[:, :4], size=self.crop_size, pad=self.pad)
+        t2 = time.perf_counter()
+        fall = self._classify(crops)
+        t3 = time.perf_counter()
+        observations = [
+            (int(d[5]), float(np.clip(p, 0, 1)), tuple(d[:4])) for d, p in zip(dets, fall, strict=True)
+        ]
+        events = self.fall_tracker.update(frame.timestamp, observations)
+        states = self.fall_tracker.states()
+        people = []
+        for (track_id, prob, box), det in zip(observations, dets, strict=True):
+            snap = states.get(track_id)
+            state = (snap.prob, snap.state, snap.seconds_down) if snap else (prob, "normal", 0.0)
+            people.append(PersonResult(track_id, tuple(float(v) for v in box), float(det[4]), prob, *state))
+        result = FrameResult(frame.index, frame.timestamp, frame.name, people, events)
+        for event in events:
+            if event.kind == "long_lie":
+                result.alerts.append(self._alert(frame, result, event))
+        t4 = time.perf_counter()
+        result.timings = dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0), strict=True))
+        for stage, seconds in result.timings.items():
+            self.timings[stage] += seconds
+        self.frames += 1
+        return result
+
+    def _alert(self, frame: Frame, result: FrameResult, event: FallEvent) -> Alert:
+        """Save the annotated snapshot (when snapshot_dir is set) and dispatch the alert."""
+        snapshot = None
+        if self.snapshot_dir is not None:
+            from PIL import Image
+
+            from fallkd_lib.data.imageio import save_image_atomic
+
+            snapshot = self.snapshot_dir / f"{self.camera}_{frame.name}_track{event.track_id}.jpg"
+            save_image_atomic(Image.fromarray(draw_tracks(frame.image, result)), snapshot, quality=90)
+        alert = Alert.from_event(event, self.camera, snapshot)
+        if self.dispatcher is not None:
+            self.dispatcher.dispatch(alert)
+        self.alerts_sent += 1
+        return alert
+
+    def stage_ms(self) -> dict[str, float]:
+        """Mean milliseconds per frame of each stage so far."""
+        n = max(self.frames, 1)
+        return {stage: round(1000 * self.timings.get(stage, 0.0) / n, 3) for stage in STAGES}
+
+    def run(
+        self,
+        source: object,
+        out_dir: str | Path,
+        save_video: bool = True,
+        progress: bool = True,
+        webhook: str | None = None,
+        webhook_timeout: float = 3.0,
+        fps: float | None = None,
+        max_frames: int | None = None,
+    ) -> dict:
+        """Process a source into out_dir (events.jsonl, alerts.jsonl, alert_deliveries.jsonl, annotated video or
+        images, snapshots/, summary.json); returns the summary."""
+        from tqdm.auto import tqdm
+
+        from fallkd_lib.detect.alerts import JsonlSink, StdoutSink, WebhookSink
+        from fallkd_lib.detect.video import ImageFolderSink, SourceStats, iter_frames
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.reset()
+        given_snapshot_dir = self.snapshot_dir
+        self.snapshot_dir = given_snapshot_dir or out / "snapshots"
+        own_dispatcher = self.dispatcher is None
+        if own_dispatcher:
+            sinks: list = [StdoutSink(), JsonlSink(out / "alerts.jsonl")]
+            if webhook:
+                sinks.append(WebhookSink(webhook, timeout=webhook_timeout))
+            self.dispatcher = AlertDispatcher(sinks, out / "alert_deliveries.jsonl", background=bool(webhook))
+        stats, sink, counts = SourceStats(), None, defaultdict(int)
+        video_fps = fps or _video_fps(source)
+        start, error = time.perf_counter(), None
+        try:
+            with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
+                frames = iter_frames(source, fps=fps, stats=stats)
+                for frame in tqdm(frames, desc="detect", unit="frame", disable=not progress):
+                    result = self.process(frame)
+                    for event in result.events:
+                        record = {"frame": frame.index, "name": frame.name, **asdict(event)}
+                        events_file.write(json.dumps(record) + "\n")
+                        counts[event.kind] += 1
+                    events_file.flush()
+                    if save_video:
+                        sink = sink or _open_sink(out, frame, video_fps)
+                        image = annotate(frame, result)
+                        if isinstance(sink, ImageFolderSink):
+                            sink.write(image, frame.name)
+                        else:
+                            sink.write(image)
+                    if max_frames is not None and self.frames >= max_frames:
+                        break
+        except BaseException as exc:  # a dropped stream, Ctrl-C: the summary still says what was done
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            output = str(sink.close()) if sink is not None else None
+            summary = self._write_summary(out, source, start, counts, stats, output, error)
+            self.snapshot_dir = given_snapshot_dir
+            if own_dispatcher:
+                self.dispatcher.close(timeout=max(10.0, 3 * webhook_timeout))
+                summary["alerts_undelivered"] = dict(self.dispatcher.failures)
+                _write_json(out / "summary.json", summary)
+                self.dispatcher = None
+        return summary
+
+    def _write_summary(
+        self,
+        out: Path,
+        source: object,
+        start: float,
+        counts: dict,
+        stats: object,
+        output: str | None,
+        error: str | None,
+    ) -> dict:
+        """Write out/summary.json (atomically) and return it."""
+        seconds = time.perf_counter() - start
+        summary = {
+            "source": "<stream>" if "://" in str(source) else str(source),  # a URL may hold credentials
+            "camera": self.camera,
+            "frames": self.frames,
+            "seconds": round(seconds, 3),
+            "fps": round(self.frames / seconds, 3) if seconds > 0 else None,
+            "stage_ms": self.stage_ms(),
+            "tracking": {True: "ultralytics", False: "iou-fallback"}.get(self.tracking, "detector"),
+            "events": dict(counts),
+            "alerts": self.alerts_sent,
+            "alerts_undelivered": dict(self.dispatcher.failures) if self.dispatcher is not None else {},
+            "skipped_frames": stats.skipped,
+            "reconnects": stats.reconnects,
+            "annotated": output,
+            "out_dir": str(out),
+            "error": error,
+        }
+        _write_json(out / "summary.json", summary)
+        return summary
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON through a tmp file and os.replace."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _open_sink(out: Path, frame: Frame, video_fps: float | None) -> object:
+    """An mp4 writer for videos and live sources, a JPEG folder for images."""
+    from fallkd_lib.detect.video import ImageFolderSink, VideoSink
+
+    if video_fps is None:
+        return ImageFolderSink(out / "annotated")
+    height, width = frame.image.shape[:2]
+    return VideoSink(out / "annotated.mp4", video_fps, (width, height))
+
+
+def _video_fps(source: object) -> float | None:
+    """The fps a video file reports (None for images and folders; 10 for live sources)."""
+    from fallkd_lib.detect.video import IMAGE_SUFFIXES, is_live
+
+    if is_live(source):
+        return 10.0
+    path = Path(str(source))
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file():
+        return None
+    cap = cv2.VideoCapture(str(path))
+    try:
+        rate = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    finally:
+        cap.release()
+    return float(rate) if rate and rate > 0 else 25.0
+
+
+def annotate(frame: Frame, result: FrameResult) -> np.ndarray:
+    """The annotated RGB frame of a result (with the frame time in the corner)."""
+    image = draw_tracks(frame.image, result)
+    cv2.putText(
+        image, f"t={frame.timestamp:.1f}s", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1
+    )
+    return image

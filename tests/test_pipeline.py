@@ -1,0 +1,306 @@
+"""The camera pipeline: event logic with an injected fake detector and classifier on generated clips (exact alert
+counts), a real tiny detector + classifier writing every output, an unreachable webhook, and `fallkd detect`."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fallkd_lib.cli import main
+from fallkd_lib.config import as_dict, train_config
+from fallkd_lib.data.merge import merge_datasets
+from fallkd_lib.data.synthetic import generate_clip, generate_dataset
+from fallkd_lib.detect.detector import train_detector
+from fallkd_lib.detect.detector_data import detector_dataset
+from fallkd_lib.detect.pipeline import STAGES, FallPipeline, FrameResult, IouTracker
+from fallkd_lib.detect.state import FallStateConfig
+from fallkd_lib.models import create_classifier
+from fallkd_lib.train.checkpoint import save_checkpoint
+
+STATE = FallStateConfig(smoothing=0.0, alert_after=1.0)
+
+
+class Truth:
+    """A fake detector and classifier from a clip's ground truth: exact boxes, track id = person id, and fall
+    probability 0.95 for a fallen person, 0.05 otherwise (matched through the current frame)."""
+
+    def __init__(self, truth_path: Path) -> None:
+        self.frames = json.loads(truth_path.read_text())["frames"]
+        self.current: list[dict] = []
+        self.calls: list[tuple[int, ...]] = []
+
+    def detector(self, frame) -> np.ndarray:
+        self.current = [p for p in self.frames[frame.index]["people"] if p["visible"] > 0]
+        return np.array([[*p["box"], 0.9, p["id"]] for p in self.current], dtype=float).reshape(-1, 6)
+
+    def classifier(self, crops: np.ndarray) -> np.ndarray:
+        self.calls.append(crops.shape)
+        assert len(crops) == len(self.current)
+        return np.array([0.95 if p["is_fall"] else 0.05 for p in self.current])
+
+
+def clip(tmp_path: Path, scenario: str) -> tuple[Path, Truth]:
+    info = generate_clip(tmp_path / scenario, scenario, seconds=4.0, fps=5, size=96, seed=0)
+    return info.video, Truth(info.truth)
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_fall_stay_alerts_exactly_once(tmp_path) -> None:
+    video, truth = clip(tmp_path, "fall_stay")
+    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE, camera="ward1")
+    summary = pipe.run(video, tmp_path / "out", progress=False)
+    out = tmp_path / "out"
+    events = lines(out / "events.jsonl")
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("long_lie") == 1 and kinds.count("fall_started") == 1
+    first_down = next(f["index"] for f in truth.frames if any(p["is_fall"] for p in f["people"]))
+    lie = next(e for e in events if e["kind"] == "long_lie")
+    assert lie["frame"] == first_down + 5 and lie["seconds_down"] == pytest.approx(1.0)  # 5 frames at 5 fps
+    alerts = lines(out / "alerts.jsonl")
+    assert len(alerts) == 1 and alerts[0]["camera"] == "ward1" and alerts[0]["track_id"] == lie["track_id"]
+    assert Path(alerts[0]["snapshot"]).is_file() and Path(alerts[0]["snapshot"]).parent == out / "snapshots"
+    deliveries = lines(out / "alert_deliveries.jsonl")
+    assert deliveries[0]["delivered"] == {"stdout": True, "jsonl": True}
+    assert summary["frames"] == 20 and summary["alerts"] == 1 and summary["events"]["long_lie"] == 1
+    assert summary["tracking"] == "detector" and set(summary["stage_ms"]) == set(STAGES)
+    assert json.loads((out / "summary.json").read_text()) == summary
+    # one batched classifier call per frame with people, crops at the classifier's size
+    assert len(truth.calls) == sum(1 for f in truth.frames if any(p["visible"] > 0 for p in f["people"]))
+    assert all(shape[1:] == (32, 32, 3) for shape in truth.calls)
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+    cap.release()
+
+
+def test_sit_never_alerts(tmp_path) -> None:
+    video, truth = clip(tmp_path, "sit")
+    summary = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE).run(
+        video, tmp_path / "out", save_video=False, progress=False
+    )
+    assert summary["alerts"] == 0 and "long_lie" not in summary["events"] and summary["annotated"] is None
+    assert (
+        not (tmp_path / "out" / "alerts.jsonl").exists() and not (tmp_path / "out" / "annotated.mp4").exists()
+    )
+
+
+def test_process_returns_people_states_and_timings(tmp_path) -> None:
+    video, truth = clip(tmp_path, "fall_stay")
+    from fallkd_lib.detect.video import iter_frames
+
+    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE)
+    results = [pipe.process(f) for f in iter_frames(video)]
+    assert all(isinstance(r, FrameResult) and set(r.timings) == set(STAGES) for r in results)
+    states = [p.state for r in results for p in r.people]
+    assert {"normal", "down", "alerted"} <= set(states)
+    assert pipe.frames == 20 and pipe.timings["total"] >= pipe.timings["classify"] > 0
+    assert pipe.alerts_sent == 1 and pipe.dispatcher is None  # no dispatcher: alerts are returned, not sent
+
+
+def test_unreachable_webhook_keeps_running_and_logs_undelivered(tmp_path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    video, truth = clip(tmp_path, "fall_stay")
+    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE)
+    summary = pipe.run(
+        video,
+        tmp_path / "out",
+        save_video=False,
+        progress=False,
+        webhook=f"http://127.0.0.1:{port}/alert",
+        webhook_timeout=0.2,
+    )
+    assert summary["frames"] == 20 and summary["alerts"] == 1
+    assert summary["alerts_undelivered"] == {"webhook": 1}
+    (delivery,) = lines(tmp_path / "out" / "alert_deliveries.jsonl")
+    assert delivery["delivered"] == {"stdout": True, "jsonl": True, "webhook": False}
+    assert "not delivered" in delivery["errors"]["webhook"]
+    assert len(lines(tmp_path / "out" / "alerts.jsonl")) == 1
+
+
+def test_iou_tracker_keeps_ids() -> None:
+    tracker = IouTracker()
+    a = np.array([[0, 0, 10, 10], [50, 50, 60, 70]], float)
+    assert tracker.assign(a).tolist() == [1, 2]
+    assert tracker.assign(a[::-1] + 1).tolist() == [2, 1]
+    assert tracker.assign(np.array([[100, 100, 110, 110]], float)).tolist() == [3]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """A 1-epoch YOLOv5n person detector (CPU, 128 px) and an untrained ResNet18 classifier checkpoint at 32 px."""
+    root = tmp_path_factory.mktemp("pipeline_models")
+    generate_dataset(root / "park", 16, seed=1, style="park", size=128, progress=False)
+    merge_datasets([("park", root / "park")], root / "merged", progress=False)
+    data = detector_dataset(root / "merged", root / "det", "person", progress=False)
+    summary = train_detector(
+        data,
+        model="yolov5n.yaml",
+        epochs=1,
+        imgsz=128,
+        batch=8,
+        out_dir=root / "runs",
+        name="tiny",
+        device="cpu",
+        workers=0,
+        plots=False,
+        extra={"deterministic": False},
+    )
+    cls = root / "cls"
+    cfg = as_dict(train_config("quick", image_size=32, model="resnet18"))
+    save_checkpoint(
+        cls / "best.pt",
+        create_classifier("resnet18", 2),
+        None,
+        None,
+        None,
+        1,
+        None,
+        cfg,
+        class_names=["fall", "normal"],
+    )
+    video = generate_clip(root / "clip", "fall_stay", seconds=4.0, fps=5, size=128, seed=0).video
+    return {"detector": Path(summary["best"]), "classifier": cls, "video": video}
+
+
+def test_real_tiny_models_write_every_output(models, tmp_path) -> None:
+    pipe = FallPipeline(models["detector"], models["classifier"], imgsz=128, conf=0.001, state=STATE)
+    summary = pipe.run(models["video"], tmp_path / "out", progress=False, max_frames=4)
+    out = tmp_path / "out"
+    assert summary["frames"] == 4 and summary["tracking"] in ("ultralytics", "iou-fallback")
+    assert (out / "events.jsonl").is_file() and (out / "summary.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["frames"] == 4
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(5)
+    cap.release()
+    assert pipe.frames == 4 and all(pipe.timings[s] > 0 for s in ("detect", "total"))
+
+
+def test_cli_detect_runs_and_reports_errors(models, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FALLKD_WEBHOOK_TOKEN", "sekrit-token")
+    base = ["--detector", str(models["detector"]), "--classifier", str(models["classifier"])]
+    args = [
+        "detect",
+        str(models["video"]),
+        *base,
+        "--out",
+        str(tmp_path / "o"),
+        "--imgsz",
+        "128",
+        "--conf",
+        "0.001",
+        "--max-frames",
+        "3",
+        "--alert-after",
+        "5",
+        "--no-video",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr()
+    assert "3 frames" in printed.out and "sekrit" not in printed.out + printed.err
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["frames"] == 3
+    assert not (tmp_path / "o" / "annotated.mp4").exists()
+
+    assert main(["detect", str(tmp_path / "none.mp4"), *base, "--out", str(tmp_path / "e1")]) == 2
+    assert "none.mp4 not found" in capsys.readouterr().err
+    wrong = ["--detector", str(models["detector"]), "--classifier", str(models["detector"])]
+    assert main(["detect", str(models["video"]), *wrong, "--out", str(tmp_path / "e2")]) == 2
+    assert "not a classifier" in capsys.readouterr().err
+    missing = ["--detector", str(tmp_path / "det.pt"), "--classifier", str(models["classifier"])]
+    assert main(["detect", str(models["video"]), *missing, "--out", str(tmp_path / "e3")]) == 2
+    assert "det.pt not found" in capsys.readouterr().err
+
+
+def test_draw_tracks_colours_by_state() -> None:
+    from fallkd_lib.detect.pipeline import PersonResult
+    from fallkd_lib.viz.draw import STATE_COLOURS, draw_tracks, track_label
+
+    assert (
+        track_label(3, 0.923, 4.12) == "id 3 fall 0.92 down 4.1s"
+        and track_label(7, 0.1, 0.0) == "id 7 fall 0.10"
+    )
+    frame = np.zeros((120, 200, 3), np.uint8)
+    people = [
+        PersonResult(1, (10, 40, 50, 100), 0.9, 0.1, 0.1, "normal", 0.0),
+        PersonResult(2, (70, 40, 110, 100), 0.9, 0.8, 0.8, "down", 1.5),
+        PersonResult(3, (130, 40, 170, 100), 0.9, 0.95, 0.95, "alerted", 12.0),
+    ]
+    image = draw_tracks(frame, people)
+    assert frame.max() == 0 and image.shape == frame.shape  # the input is not drawn on
+    for person, x in zip(people, (10, 70, 130), strict=True):
+        assert tuple(image[80, x]) == STATE_COLOURS[person.state]  # the box's left edge, below the label
+
+
+def test_image_folder_run_writes_annotated_images_and_counts_skips(tmp_path) -> None:
+    from PIL import Image
+
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((64, 80, 3), 100, np.uint8)).save(src / f"f{i}.png")
+    (src / "f1b.jpg").write_bytes(b"\xff\xd8 broken")
+
+    def detector(frame):
+        return np.array([[10, 10, 40, 60, 0.9, 1]], float)
+
+    summary = FallPipeline(detector, lambda crops: np.full(len(crops), 0.1), crop_size=32).run(
+        src, tmp_path / "out", progress=False
+    )
+    assert summary["frames"] == 2 and summary["skipped_frames"] == 1 and summary["events"] == {}
+    assert sorted(p.name for p in (tmp_path / "out" / "annotated").iterdir()) == ["f0.jpg", "f1.jpg"]
+
+
+def test_a_failing_source_still_writes_the_summary(tmp_path) -> None:
+    pipe = FallPipeline(lambda f: np.zeros((0, 6)), lambda crops: np.zeros(len(crops)), crop_size=32)
+    with pytest.raises(FileNotFoundError, match="nope.mp4 not found"):
+        pipe.run(tmp_path / "nope.mp4", tmp_path / "out", progress=False)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert (
+        summary["frames"] == 0
+        and summary["error"].startswith("FileNotFoundError: ")
+        and "nope.mp4" in summary["error"]
+    )
+
+
+def test_tracker_unavailable_falls_back_to_iou_ids(tmp_path, caplog) -> None:
+    """An ultralytics-like detector whose track() fails (e.g. `lap` missing offline): predict + IoU ids, warned once."""
+    import logging
+    from types import SimpleNamespace
+
+    import torch
+
+    from fallkd_lib.detect.video import Frame
+
+    class FakeYolo:
+        def __init__(self) -> None:
+            self.track_calls, self.predict_calls = 0, 0
+
+        def track(self, image, **kwargs):
+            self.track_calls += 1
+            raise ModuleNotFoundError("No module named 'lap'")
+
+        def predict(self, image, **kwargs):
+            self.predict_calls += 1
+            shift = 2.0 * self.predict_calls  # the person walks right by 2 px a frame
+            xyxy = torch.tensor([[10 + shift, 10, 40 + shift, 60], [60, 5, 90, 50]])
+            return [SimpleNamespace(boxes=SimpleNamespace(xyxy=xyxy, conf=torch.tensor([0.8, 0.7])))]
+
+    yolo = FakeYolo()
+    pipe = FallPipeline(yolo, lambda crops: np.full(len(crops), 0.2), crop_size=32)
+    image = np.zeros((80, 120, 3), np.uint8)
+    with caplog.at_level(logging.WARNING, logger="fallkd_lib.detect.pipeline"):
+        results = [pipe.process(Frame(image, i / 10, i, f"f{i}")) for i in range(3)]
+    assert yolo.track_calls == 1 and yolo.predict_calls == 3 and pipe.tracking is False
+    assert [[p.track_id for p in r.people] for r in results] == [[1, 2], [1, 2], [1, 2]]
+    assert results[2].people[0].box == (16.0, 10.0, 46.0, 60.0) and results[0].people[
+        1
+    ].conf == pytest.approx(0.7)
+    assert caplog.text.count("falling back to IoU matching") == 1
