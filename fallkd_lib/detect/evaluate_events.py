@@ -33,6 +33,7 @@ caught (late): the delay says how late.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import statistics
@@ -267,3 +268,15 @@ def event_scores_table(summary: Mapping) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(flat, orient="index")
     frame.index.name = "scenario"
     return frame
+
+
+def read_event_log(path: str | Path) -> list[dict]:
+    """The events a pipeline run wrote (events.jsonl, or a run folder holding it), one dict per line."""
+    path = Path(path)
+    path = path / "events.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: run the pipeline (FallPipeline.run / `fallkd detect`) first"
+        )
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
