@@ -72,7 +72,7 @@ detector_dataset_info(person_yaml)
 from fallkd_lib.detect.detector import train_detector
 
 common = dict(model=cfg.model, pretrained=cfg.pretrained, epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch,
-              workers=cfg.workers, seed=cfg.seed, out_dir=runs, plots=PROFILE == "full")
+              workers=cfg.workers, seed=cfg.seed, out_dir=runs, plots=PROFILE == "full", resume="auto")
 person = train_detector(person_yaml, name="person", **common)
 fall_normal = train_detector(fall_yaml, name="fall_normal", **common)
 

@@ -245,6 +245,7 @@ def test_resume_finished_run_returns_saved_summary(trained: tuple, person_yaml: 
     run_dir = Path(summary["run_dir"])
     again = train_detector(person_yaml, out_dir=run_dir.parent, name=run_dir.name, resume=True)
     assert again == summary
+    assert train_detector(person_yaml, out_dir=run_dir.parent, name=run_dir.name, resume="auto") == summary
     with pytest.raises(FileNotFoundError, match=r"nothing to resume"):
         train_detector(person_yaml, out_dir=tmp_path, name="never", resume=True)
 

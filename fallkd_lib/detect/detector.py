@@ -131,7 +131,7 @@ def train_detector(
     workers: int = 2,
     seed: int = 0,
     patience: int = 100,
-    resume: bool = False,
+    resume: bool | str = False,
     plots: bool = True,
     amp: bool | None = None,
     extra: dict | None = None,
@@ -144,7 +144,7 @@ def train_detector(
     at 640 (YOLOV5U_NOTE). `pretrained` must be a local file while offline (else FileNotFoundError: pass None to
     train from scratch). `amp=None` turns mixed precision off on CPU and on for a GPU. The run goes to
     out_dir/name (a relative out_dir is taken from the current folder); `resume=True` continues that run from
-    weights/last.pt through ultralytics' own resume (a finished run returns its saved summary). `extra` adds
+    weights/last.pt through ultralytics' own resume (a finished run returns its saved summary); `resume="auto"` resumes when last.pt exists and trains afresh otherwise. `extra` adds
     or overrides any ultralytics train argument. Returns run_dir, best, last, mAP50, mAP50-95, precision,
     recall, per_class ({name: precision, recall, AP50, AP50-95, instances}, validation split), epochs_run,
     seconds and the settings; also written atomically to run_dir/fallkd_metrics.json.
@@ -157,6 +157,8 @@ def train_detector(
     run_dir = Path(out_dir).resolve() / name
     model, weights = check_weights_args(model, pretrained)
     last = run_dir / "weights" / "last.pt"
+    if resume == "auto":  # notebooks: continue (or just re-read) a run that exists, else start one
+        resume = last.is_file()
     if resume and not last.is_file():
         raise FileNotFoundError(f"nothing to resume: {last} does not exist; train with resume=False first")
     YOLO = _yolo_class()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,7 @@ def train_classifier(
 ) -> dict:
     """Train (or resume) one classifier on a crop folder and write its metrics.json; returns that dict."""
     name = name or cfg.model
+    cfg = replace(cfg, model=name)  # the checkpoint's config must name the architecture it holds
     out_dir = Path(out_dir)
     classes = crop_classes(crops_dir)
     model = build_model(name, cfg, len(classes), weights)
