@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from fallkd_lib.data.imageio import ImageReadError, open_rgb, save_image_atomic
 from fallkd_lib.data.yolo import SPLITS, LabelledImage, iter_dataset, read_class_names
+from fallkd_lib.io import write_text_atomic
 
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "test": "test"}  # torchvision's convention: `val`
 MANIFEST_COLUMNS = (
@@ -221,12 +222,6 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def image_size(path: str | Path) -> tuple[int, int] | None:
     """(width, height) as `open_rgb` will see it (EXIF rotation applied), from the header; None if unreadable."""
     try:
@@ -277,7 +272,7 @@ def extract_crops(
     out.mkdir(parents=True, exist_ok=True)
     params = {"dataset": str(root.resolve()), "size": size, "pad": pad}
     reuse = _read_json(out / _PARAMS_FILE) == params  # crops cut with other settings are cut again
-    _write_atomic(out / _PARAMS_FILE, json.dumps(params, indent=2))  # before any crop, so a crash is seen
+    write_text_atomic(out / _PARAMS_FILE, json.dumps(params, indent=2))  # before any crop, so a crash is seen
 
     items = list(iter_dataset(root, splits=splits))
     present = [SPLIT_FOLDERS[s] for s in SPLITS if any(it.split == s for it in items)]
@@ -333,7 +328,7 @@ def extract_crops(
 
     report.stale_removed = _remove_stale(out, produced, present)
     _write_manifest(out / "manifest.csv", rows)
-    _write_atomic(out / "report.json", json.dumps(report.to_dict(), indent=2))
+    write_text_atomic(out / "report.json", json.dumps(report.to_dict(), indent=2))
     return report
 
 

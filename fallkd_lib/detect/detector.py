@@ -25,8 +25,8 @@ from fallkd_lib.detect.detector_data import (  # noqa: F401 (detector_dataset* r
     check_weights_args,
     detector_dataset,
     detector_dataset_info,
-    write_json_atomic,
 )
+from fallkd_lib.io import write_json_atomic
 from fallkd_lib.settings import import_ultralytics, is_offline_requested
 
 METRICS_FILE = "fallkd_metrics.json"

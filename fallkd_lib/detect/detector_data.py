@@ -18,7 +18,6 @@ back to the merged (2-class) labels.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pickletools
 import shutil
@@ -31,17 +30,12 @@ import yaml
 from tqdm.auto import tqdm
 
 from fallkd_lib.data import yolo
+from fallkd_lib.io import write_text_atomic
 from fallkd_lib.settings import is_offline_requested
 
 DETECTOR_MODES: dict[str, list[str]] = {"person": ["person"], "fall_normal": ["fall", "normal"]}
 MARKER = "fallkd_detector"  # data.yaml key: marks a folder that detector_dataset may rebuild
 SKIPPED_FILE = "skipped_labels.txt"
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _link(target: Path, link: Path) -> str:
@@ -89,7 +83,7 @@ def _write_yaml(out: Path, names: list[str], splits: list[str], record: dict) ->
     cfg.update({keys[s]: f"{s}/images" for s in splits})
     cfg.update({"nc": len(names), "names": list(names), MARKER: record})
     path = out / "data.yaml"
-    _write_text_atomic(path, yaml.safe_dump(cfg, sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
@@ -135,7 +129,7 @@ def detector_dataset(
         boxes[split] += len(found)
     skipped_path = out / SKIPPED_FILE
     if skipped:
-        _write_text_atomic(skipped_path, "".join(f"{issue}\n" for issue in skipped))
+        write_text_atomic(skipped_path, "".join(f"{issue}\n" for issue in skipped))
         warnings.warn(
             f"detector_dataset skipped {len(skipped)} invalid label line(s) of {merged_root}; "
             f"each is listed in {skipped_path}",
@@ -163,11 +157,6 @@ def detector_dataset_info(data_yaml: str | Path) -> dict:
     if MARKER not in cfg:
         raise ValueError(f"{data_yaml} was not written by detector_dataset (no `{MARKER}` key)")
     return dict(cfg[MARKER])
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write `data` as indented JSON through a temporary file and os.replace."""
-    _write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def check_split(data_yaml: Path, split: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from fallkd_lib.data.crops import crop_people
 from fallkd_lib.detect.alerts import Alert, AlertDispatcher
 from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
 from fallkd_lib.detect.video import Frame
+from fallkd_lib.io import write_json_atomic
 from fallkd_lib.viz.draw import draw_tracks
 
 _log = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class FallPipeline:
             if own_dispatcher:
                 self.dispatcher.close(timeout=max(10.0, 3 * webhook_timeout))
                 summary["alerts_undelivered"] = dict(self.dispatcher.failures)
-                _write_json(out / "summary.json", summary)
+                write_json_atomic(out / "summary.json", summary)
                 self.dispatcher = None
         return summary
 
@@ -333,15 +333,8 @@ class FallPipeline:
             "out_dir": str(out),
             "error": error,
         }
-        _write_json(out / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary)
         return summary
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write JSON through a tmp file and os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _open_sink(out: Path, frame: Frame, video_fps: float | None) -> object:

@@ -19,7 +19,6 @@ import io
 import itertools
 import json
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
 from fallkd_lib.config import TrainConfig, as_dict
+from fallkd_lib.io import write_text_atomic
 from fallkd_lib.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
 from fallkd_lib.train.metrics import classification_report_dict
 
@@ -164,12 +164,6 @@ def _val_columns(result: dict, report: dict) -> dict:
     }
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _csv_text(rows: list[dict]) -> str:
     text = io.StringIO()
     if rows:
@@ -218,7 +212,7 @@ def _summary(out_dir: Path, state: dict, config: dict, class_names: list[str]) -
         "config": config,
         "paths": {"best": str(out_dir / "best.pt"), "last": str(out_dir / "last.pt")},
     }
-    _write_text_atomic(out_dir / "metrics.json", json.dumps(summary, indent=2))
+    write_text_atomic(out_dir / "metrics.json", json.dumps(summary, indent=2))
     return summary
 
 
@@ -283,7 +277,7 @@ def fit(
     def save(path: Path, epoch: int) -> None:
         save_checkpoint(path, model, optimizer, scheduler, scaler, epoch, best, config, state, class_names)
 
-    _write_text_atomic(out_dir / "metrics.csv", _csv_text(state["history"]))  # keep rows up to `start` only
+    write_text_atomic(out_dir / "metrics.csv", _csv_text(state["history"]))  # keep rows up to `start` only
     writer = _tensorboard(out_dir / "tb", purge_step=start + 1)
     try:
         for epoch in range(start + 1, cfg.epochs + 1):

@@ -8,8 +8,6 @@ it continues from `last.pt`; call it on a finished run and it only re-reads and 
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from fallkd_lib.config import TrainConfig, as_dict
 from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
+from fallkd_lib.io import write_json_atomic
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
 from fallkd_lib.train.checkpoint import load_checkpoint, read_checkpoint
 from fallkd_lib.train.data import SPLITS, CropDataset, build_transforms, make_loaders
@@ -80,12 +79,6 @@ def score_folder(model: nn.Module, crops_dir: str | Path, cfg: TrainConfig, spli
     )
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def train_classifier(
     crops_dir: str | Path,
     out_dir: str | Path,
@@ -130,7 +123,7 @@ def train_classifier(
         "other_origin": score_folder(model, other_crops, cfg, SPLITS) if other_crops else None,
         "history": history,
     }
-    _write_json(out_dir / "metrics.json", metrics)
+    write_json_atomic(out_dir / "metrics.json", metrics)
     return metrics
 
 
