@@ -109,6 +109,29 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(f"written to {args.out / 'comparison.csv'}")
 
 
+def cmd_train_det(args: argparse.Namespace) -> None:
+    """Train the YOLO detector (person or fall/normal) on a merged dataset."""
+    from dataclasses import asdict
+
+    from fallkd_lib.config import detect_config
+    from fallkd_lib.detect.detector import detector_dataset, train_detector
+
+    cfg = asdict(detect_config(args.profile, **({"epochs": args.epochs} if args.epochs else {})))
+    data_yaml = detector_dataset(args.merged, args.out / f"data_{args.mode}", mode=args.mode)
+    result = train_detector(data_yaml, out_dir=args.out, name=args.mode, resume="auto", **cfg)
+    print(
+        f"{args.mode} detector: mAP50 {result['mAP50']:.3f}, mAP50-95 {result['mAP50-95']:.3f}; {result['best']}"
+    )
+
+
+def cmd_clips(args: argparse.Namespace) -> None:
+    """Render short synthetic clips with ground truth (walk, fall and stay, fall and recover, sit, crowd)."""
+    from fallkd_lib.data.synthetic import generate_clip_set
+
+    for clip in generate_clip_set(args.out, args.per_scenario, args.seconds, args.fps, args.size, args.seed):
+        print(f"{clip.scenario:<13} {clip.video} ({clip.n_frames} frames)")
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
     """Render the embedded synthetic dataset."""
     from fallkd_lib.data.synthetic import STYLES, generate_dataset
@@ -301,6 +324,25 @@ def build_parser() -> argparse.ArgumentParser:
     training_options(p)
     p.add_argument("--out", type=Path, default=Path("runs") / "compare")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "train-det", help="train the YOLOv5s detector (person or fall/normal) on a merged dataset"
+    )
+    p.add_argument("merged", type=Path, help="a dataset made by `fallkd merge`")
+    p.add_argument("--mode", default="person", choices=["person", "fall_normal"])
+    p.add_argument("--profile", default="quick", choices=["quick", "full"])
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", type=Path, default=Path("runs") / "detector")
+    p.set_defaults(func=cmd_train_det)
+
+    p = sub.add_parser("clips", help="render short synthetic clips with ground truth, for event-level tests")
+    p.add_argument("out", type=Path)
+    p.add_argument("--per-scenario", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_clips)
 
     p = sub.add_parser("detect", help="run fall detection with alerts on a video, images, webcam or stream")
     p.add_argument(

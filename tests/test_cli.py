@@ -90,3 +90,29 @@ def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
     assert (tmp_path / "merged" / "report.json").is_file()
     assert len(list((tmp_path / "crops").glob("*/*/*.jpg"))) > 0
     assert (tmp_path / "plots" / "samples.png").is_file()
+
+
+def test_clips_and_train_det(synth: Path, tmp_path: Path, capsys) -> None:
+    clip_args = ["--per-scenario", "1", "--seconds", "8", "--fps", "2", "--size", "128"]
+    assert main(["clips", str(tmp_path / "clips"), *clip_args]) == 0
+    scenarios = sorted(("fall_stay", "fall_recover", "sit", "walk", "crowd"))
+    assert sorted(p.name for p in (tmp_path / "clips").glob("*.mp4")) == [f"{s}_00.mp4" for s in scenarios]
+    merged = tmp_path / "merged"
+    assert main(["merge", str(synth / "park"), "--out", str(merged)]) == 0
+    assert (
+        main(
+            [
+                "train-det",
+                str(merged),
+                "--mode",
+                "fall_normal",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "det"),
+            ]
+        )
+        == 0
+    )
+    assert "fall_normal detector: mAP50" in capsys.readouterr().out
+    assert (tmp_path / "det" / "fall_normal" / "weights" / "best.pt").is_file()
