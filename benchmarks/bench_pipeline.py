@@ -9,7 +9,8 @@ same frames (a generated 'crowd' clip with 3 people) for every way:
   classifier call per person (the report's loop);
 * fallkd (torch): FallPipeline: crop_people (shared training geometry) + one batched, normalised classifier call
   per frame, then the fall state machine;
-* fallkd (onnxruntime): the same with the classifier exported to ONNX.
+* fallkd (onnxruntime): the same with the classifier exported to ONNX;
+* fallkd (onnxruntime, both models): the detector exported to ONNX by ultralytics as well (what ships).
 
 An untrained detector finds nobody, so the detector still runs on every frame (its time counts) but the boxes
 handed to the classifier stage are the clip's ground truth, for every way alike; the output says so.
@@ -139,6 +140,10 @@ def main() -> int:
             model, CLASSES, 224, device=args.device, name="efficientnet_b0"
         )
         onnx_rt = OnnxClassifier.from_file(onnx_path, device=args.device)
+        yolo.save(tmp / "detector.pt")  # export writes beside the weights: keep it in the temporary folder
+        exported = import_ultralytics().YOLO(tmp / "detector.pt").export(format="onnx", imgsz=args.imgsz)
+        yolo_onnx = import_ultralytics().YOLO(str(exported), task="detect")
+        onnx_detector = Detector(yolo_onnx, args.imgsz, truth, "0" if args.device == "cuda" else "cpu")
         people = sum(len(b) for b in truth[: args.frames]) / args.frames
         print(
             f"device {args.device}; torch threads {torch.get_num_threads()}; onnxruntime providers "
@@ -152,6 +157,7 @@ def main() -> int:
             "reference (per-person PIL)": lambda f: reference(f, detector, model, args.device),
             "fallkd torch (batched)": lambda f: fallkd(f, detector, torch_rt, tmp),
             "fallkd onnxruntime (batched)": lambda f: fallkd(f, detector, onnx_rt, tmp),
+            "fallkd onnxruntime, both models": lambda f: fallkd(f, onnx_detector, onnx_rt, tmp),
         }
         for way in ways.values():  # warm-up: cuDNN autotuning, lazy CUDA init, ONNX Runtime arenas
             way(frames[: args.warmup])
