@@ -19,10 +19,9 @@ from fallkd_lib.detect.alerts import (
     AlertDispatcher,
     JsonlSink,
     StdoutSink,
-    WebhookSink,
-    redact_url,
 )
 from fallkd_lib.detect.state import FallEvent
+from fallkd_lib.detect.webhook import WebhookSink, redact_url
 
 TOKEN = "tok-S3CRET-8f1e"
 QUERY_SECRET = "QSECRET-77"

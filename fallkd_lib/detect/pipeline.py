@@ -254,8 +254,9 @@ class FallPipeline:
         images, snapshots/, summary.json); returns the summary."""
         from tqdm.auto import tqdm
 
-        from fallkd_lib.detect.alerts import JsonlSink, StdoutSink, WebhookSink
+        from fallkd_lib.detect.alerts import JsonlSink, StdoutSink
         from fallkd_lib.detect.video import ImageFolderSink, SourceStats, iter_frames
+        from fallkd_lib.detect.webhook import WebhookSink
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,7 @@ def _live_frames(
 
 
 def _redact(url: str) -> str:
-    from fallkd_lib.detect.alerts import redact_url
+    from fallkd_lib.detect.webhook import redact_url
 
     return redact_url(url) if "://" in url else url
 
