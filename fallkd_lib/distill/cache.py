@@ -31,6 +31,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from fallkd_lib.io import save_torch_atomic
+
 FORMAT = "fallkd-teacher-cache/1"
 RANDOM_OPS = re.compile(
     r"\b(Random\w*|ColorJitter|RandAugment|TrivialAugment\w*|AutoAugment|AugMix|ElasticTransform|GaussianBlur"
@@ -182,9 +184,9 @@ class TeacherCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {k: getattr(self, k) for k in ("fingerprint", "manifest", "teacher", "teacher_fingerprint")}
         meta.update(description=self.description, created=self.created, num_classes=self.num_classes)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        torch.save({"format": FORMAT, "logits": self.logits.float().cpu().contiguous(), "meta": meta}, tmp)
-        os.replace(tmp, path)
+        save_torch_atomic(
+            {"format": FORMAT, "logits": self.logits.float().cpu().contiguous(), "meta": meta}, path
+        )
         self.path = path
         return path
 

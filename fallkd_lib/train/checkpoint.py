@@ -8,7 +8,6 @@ never stopped.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import zipfile
@@ -17,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from fallkd_lib.io import save_torch_atomic
 
 FORMAT = "fallkd-checkpoint"
 VERSION = 1
@@ -89,14 +90,7 @@ def save_checkpoint(
         "rng": rng_state(),
         "extra": dict(extra or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # the previous checkpoint at `path` stays intact
-        raise
-    return path
+    return save_torch_atomic(checkpoint, path)  # the previous checkpoint stays intact if this fails
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -104,7 +98,7 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"checkpoint {path} not found: train first (fallkd train) or check the run folder"
+            f"checkpoint {path} not found: train first (`fallkd train-cls`) or check the run folder"
         )
     try:
         # weights_only=False unpickles arbitrary objects (numpy RNG state, config dicts), which can run code:
