@@ -213,6 +213,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(f"  person crops      {result['crops_dir']}  crops: {result['crops']}")
     for path in result["plots"]:
         print(f"  plot              {path}")
+    if args.data_only:
+        return
+    from fallkd_lib.config import train_config
+    from fallkd_lib.settings import get_settings
+    from fallkd_lib.train.compare import run_comparison
+
+    runs = args.runs or get_settings().runs_dir / "demo" / args.profile
+    table = run_comparison(result["crops_dir"], runs, train_config(args.profile))
+    print(
+        f"\nclassifiers and distillation ({table.attrs['seconds']} s), written to {runs / 'comparison.csv'}:"
+    )
+    print(table.to_string(float_format="{:.3f}".format))
 
 
 def cmd_detect(args: argparse.Namespace) -> None:
@@ -366,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the course end to end on the embedded synthetic data")
     p.add_argument("--profile", default="quick", choices=["quick", "full"])
     p.add_argument("--out", type=Path, default=None, help="default: <data dir>/demo")
+    p.add_argument("--runs", type=Path, default=None, help="training runs (default: <runs dir>/demo/PROFILE)")
+    p.add_argument("--data-only", action="store_true", help="stop after the data stage")
     p.set_defaults(func=cmd_demo)
     return parser
 

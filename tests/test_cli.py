@@ -84,12 +84,20 @@ def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(
         config, "QUICK_DATA", config.replace(config.QUICK_DATA, synth_images=10, synth_size=128)
     )
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--data-only"]) == 0
     out = capsys.readouterr().out
     assert "data stage (quick profile) done" in out
     assert (tmp_path / "merged" / "report.json").is_file()
     assert len(list((tmp_path / "crops").glob("*/*/*.jpg"))) > 0
     assert (tmp_path / "plots" / "samples.png").is_file()
+    tiny = config.replace(config.QUICK_TRAIN, image_size=32, epochs=1, batch_size=16)
+    monkeypatch.setattr(config, "QUICK_TRAIN", tiny)
+    assert (
+        main(["demo", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")]) == 0
+    )  # data reused, then training
+    assert "efficientnet_b0 + KD (cached)" in capsys.readouterr().out
+    table = (tmp_path / "runs" / "comparison.csv").read_text()
+    assert table.count("\n") == 6  # header + teacher, resnet18, efficientnet_b0, KD cached, KD online
 
 
 def test_clips_and_train_det(synth: Path, tmp_path: Path, capsys) -> None:
