@@ -103,20 +103,16 @@ class TorchClassifier(ClassifierRuntime):
         """Rebuild the classifier of a run folder / checkpoint (architecture and classes from the checkpoint)."""
         from fallkd_lib.config import TrainConfig
         from fallkd_lib.models import input_stats
-        from fallkd_lib.train.checkpoint import load_checkpoint, read_checkpoint
-        from fallkd_lib.train.recipes import build_model, load_trained
+        from fallkd_lib.train.checkpoint import read_checkpoint
+        from fallkd_lib.train.recipes import load_trained
 
         path = Path(path)
         ckpt = read_checkpoint(path)
         saved = ckpt.get("config") or {}
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
-        name = _architecture(path, saved)
-        if path.name == "best.pt":
-            model = load_trained(path.parent, cfg, name=name)
-        else:  # last.pt or a renamed checkpoint: the same rebuild, from this file
-            model = build_model(name, dataclasses.replace(cfg, pretrained=False), ckpt["num_classes"])
-            load_checkpoint(path, model, restore_rng=False, class_names=ckpt.get("class_names"))
+        name = str(saved.get("model"))  # recipes record the architecture they trained
+        model = load_trained(path, cfg, name=name)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         mean, std = input_stats(model)
         names = list(ckpt.get("class_names") or [str(i) for i in range(ckpt["num_classes"])])
@@ -202,21 +198,6 @@ class OnnxClassifier(ClassifierRuntime):
         """Run the session on one batch."""
         x = np.ascontiguousarray(torch.as_tensor(batch).cpu().numpy(), dtype=np.float32)
         return self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
-
-
-def _architecture(path: Path, saved_config: dict) -> str:
-    """The architecture name: the run's metrics.json "name" (recipes may override cfg.model), else cfg.model."""
-    import json
-
-    metrics = path.parent / "metrics.json"
-    if metrics.is_file():
-        try:
-            name = json.loads(metrics.read_text(encoding="utf-8")).get("name")
-        except (OSError, ValueError):
-            name = None
-        if name:
-            return str(name)
-    return str(saved_config.get("model"))
 
 
 def _is_ultralytics_file(path: Path) -> bool:

@@ -127,9 +127,9 @@ def train_classifier(
     return metrics
 
 
-def load_trained(run_dir: str | Path, cfg: TrainConfig, name: str | None = None) -> nn.Module:
-    """Rebuild a recipe's model and load its best.pt (no download: weights come from the checkpoint)."""
-    path = Path(run_dir) / "best.pt"
+def load_trained(run: str | Path, cfg: TrainConfig, name: str | None = None) -> nn.Module:
+    """Rebuild a recipe's model from a run folder's best.pt or a given checkpoint file (no download)."""
+    path = Path(run) if Path(run).is_file() else Path(run) / "best.pt"
     ckpt = read_checkpoint(path)
     name = name or ckpt["config"].get("model")
     model = build_model(name, cfg.__class__(**{**as_dict(cfg), "pretrained": False}), ckpt["num_classes"])
