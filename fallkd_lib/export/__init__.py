@@ -1,7 +1,18 @@
-"""Export trained classifiers for deployment (ONNX, with the preprocessing settings in the file's metadata)."""
+"""Export trained models for deployment: ONNX (metadata inside), detector export, int8 quantization, parity."""
 
 from __future__ import annotations
 
+from fallkd_lib.export.detector import box_agreement, detector_parity, export_detector_onnx
 from fallkd_lib.export.onnx import check_onnx_parity, export_classifier_onnx, read_onnx_metadata
+from fallkd_lib.export.quantize import quantize_detector_onnx, quantize_onnx_int8
 
-__all__ = ["check_onnx_parity", "export_classifier_onnx", "read_onnx_metadata"]
+__all__ = [
+    "box_agreement",
+    "check_onnx_parity",
+    "detector_parity",
+    "export_classifier_onnx",
+    "export_detector_onnx",
+    "quantize_detector_onnx",
+    "quantize_onnx_int8",
+    "read_onnx_metadata",
+]
