@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from fallkd_lib.cli_edge import add_edge_commands
 from fallkd_lib.data.imageio import ImageReadError
 
 
@@ -227,30 +228,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(table.to_string(float_format="{:.3f}".format))
 
 
-def cmd_detect(args: argparse.Namespace) -> None:
-    """Run the fall pipeline (detector, tracker, crop classifier, long-lie alerts) over a video, images or camera."""
-    from fallkd_lib.detect.pipeline import FallPipeline
-    from fallkd_lib.detect.state import FallStateConfig
-
-    state = FallStateConfig() if args.alert_after is None else FallStateConfig(alert_after=args.alert_after)
-    pipeline = FallPipeline(
-        args.detector, args.classifier, imgsz=args.imgsz, conf=args.conf, state=state, camera=args.camera
-    )
-    summary = pipeline.run(
-        args.source, args.out, save_video=not args.no_video, webhook=args.webhook, max_frames=args.max_frames
-    )
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary["stage_ms"].items())
-    print(
-        f"{summary['frames']} frames at {summary['fps']} fps ({stages} ms/frame), tracking: {summary['tracking']}"
-    )
-    print(
-        f"events {summary['events']}, alerts {summary['alerts']}, skipped frames {summary['skipped_frames']}"
-    )
-    print(
-        f"wrote {Path(args.out) / 'summary.json'}, events.jsonl, alerts.jsonl, {summary['annotated'] or 'no video'}"
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `fallkd` command."""
     parser = argparse.ArgumentParser(prog="fallkd", description="fallkd: fall detection for the edge")
@@ -356,21 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_clips)
 
-    p = sub.add_parser("detect", help="run fall detection with alerts on a video, images, webcam or stream")
-    p.add_argument(
-        "source", help="video file, image, image folder, webcam index (0) or rtsp:// / http:// URL"
-    )
-    p.add_argument("--detector", type=Path, required=True, help="detector weights/best.pt or its ONNX export")
-    p.add_argument("--classifier", type=Path, required=True, help="classifier run folder, best.pt or .onnx")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--alert-after", type=float, default=None, help="seconds down before the long-lie alert")
-    p.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
-    p.add_argument("--imgsz", type=int, default=640)
-    p.add_argument("--conf", type=float, default=0.25)
-    p.add_argument("--camera", default="camera", help="camera name in alerts")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
-    p.set_defaults(func=cmd_detect)
+    add_edge_commands(sub)
 
     p = sub.add_parser("env", help="show host, accelerator, network and package versions")
     p.set_defaults(func=cmd_env)

@@ -1,0 +1,149 @@
+"""The edge commands of `fallkd`: `detect` (the camera pipeline) and `export-det` (ONNX and int8 detector)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def cmd_detect(args: argparse.Namespace) -> None:
+    """Run the fall pipeline (detector, tracker, crop classifier, long-lie alerts) over a video, images or camera."""
+    from fallkd_lib.detect.pipeline import FallPipeline
+    from fallkd_lib.detect.state import FallStateConfig
+
+    state = FallStateConfig() if args.alert_after is None else FallStateConfig(alert_after=args.alert_after)
+    pipeline = FallPipeline(
+        args.detector, args.classifier, imgsz=args.imgsz, conf=args.conf, state=state, camera=args.camera
+    )
+    summary = pipeline.run(
+        args.source, args.out, save_video=not args.no_video, webhook=args.webhook, max_frames=args.max_frames
+    )
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in summary["stage_ms"].items())
+    print(
+        f"{summary['frames']} frames at {summary['fps']} fps ({stages} ms/frame), tracking: {summary['tracking']}"
+    )
+    print(
+        f"events {summary['events']}, alerts {summary['alerts']}, skipped frames {summary['skipped_frames']}"
+    )
+    print(
+        f"wrote {Path(args.out) / 'summary.json'}, events.jsonl, alerts.jsonl, {summary['annotated'] or 'no video'}"
+    )
+
+
+def sample_frames(source: str | Path, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Up to n RGB frames spread over a video, image or image folder (reservoir sampling, in source order)."""
+    from fallkd_lib.detect.video import iter_frames
+
+    rng = np.random.default_rng(seed)
+    kept: list[tuple[int, np.ndarray]] = []
+    seen = 0
+    for frame in iter_frames(source):
+        if len(kept) < n:
+            kept.append((frame.index, frame.image))
+        elif (j := int(rng.integers(0, seen + 1))) < n:
+            kept[j] = (frame.index, frame.image)
+        seen += 1
+    return [image for _, image in sorted(kept, key=lambda item: item[0])]
+
+
+def _ms_per_frame(model: object, frames: list[np.ndarray], imgsz: int) -> float:
+    """Median milliseconds of one detector call (after two warm-up calls)."""
+    from fallkd_lib.detect.detector import detect_people
+
+    detect_people(model, frames[:2], imgsz, batch=1)
+    times = []
+    for frame in frames:
+        start = time.perf_counter()
+        detect_people(model, [frame], imgsz, batch=1)
+        times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def cmd_export_det(args: argparse.Namespace) -> None:
+    """Export a detector to ONNX and, with --int8, quantize it and print its speed and box parity."""
+    from fallkd_lib.detect.detector import load_detector
+    from fallkd_lib.export import detector_parity, export_detector_onnx, quantize_detector_onnx
+    from fallkd_lib.io import write_json_atomic
+
+    out = Path(args.out)
+    onnx_path = export_detector_onnx(args.weights, out / "detector.onnx", imgsz=args.imgsz)
+    print(f"wrote {onnx_path}")
+    if args.calib is None:
+        return
+    frames = sample_frames(args.calib, args.calib_frames + args.check_frames)
+    if len(frames) < 4:
+        raise ValueError(
+            f"{args.calib}: only {len(frames)} readable frames; int8 calibration needs a few dozen"
+        )
+    calib, check = frames[0::2], frames[1::2]  # interleaved: both halves span the whole source
+    int8 = quantize_detector_onnx(
+        onnx_path, out / "detector_int8.onnx", calib, reduce_range=args.reduce_range
+    )
+    print(f"wrote {int8} (calibrated on {len(calib)} frames of {args.calib})")
+    models = {
+        "torch": load_detector(args.weights),
+        "onnx": load_detector(onnx_path),
+        "int8": load_detector(int8),
+    }
+    report = {
+        "imgsz": args.imgsz,
+        "calibration_frames": len(calib),
+        "check_frames": len(check),
+        "ms_per_frame": {k: _ms_per_frame(m, check, args.imgsz) for k, m in models.items()},
+        "parity_onnx": detector_parity(models["torch"], models["onnx"], check, args.imgsz, conf=args.conf),
+        "parity_int8": detector_parity(models["onnx"], models["int8"], check, args.imgsz, conf=args.conf),
+    }
+    write_json_atomic(out / "export.json", report)
+    print(f"\n{'model':8s} {'ms/frame':>9s} {'boxes':>6s} {'recall':>7s} {'precision':>10s} {'mean IoU':>9s}")
+    for name in models:
+        ms = report["ms_per_frame"][name]
+        parity = report.get(f"parity_{name}")
+        cells = (
+            f"{parity['candidate_boxes']:6d} {parity['recall']:7.3f} {parity['precision']:10.3f} "
+            f"{parity['mean_iou']:9.3f}"
+            if parity
+            else f"{report['parity_onnx']['reference_boxes']:6d} {'(reference)':>28s}"
+        )
+        print(f"{name:8s} {ms:9.1f} {cells}")
+    print(
+        f"(onnx is checked against torch, int8 against onnx, on {len(check)} held-out frames); {out / 'export.json'}"
+    )
+
+
+def add_edge_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `detect` and `export-det` to the fallkd parser."""
+    p = sub.add_parser("detect", help="run fall detection with alerts on a video, images, webcam or stream")
+    p.add_argument(
+        "source", help="video file, image, image folder, webcam index (0) or rtsp:// / http:// URL"
+    )
+    p.add_argument(
+        "--detector", type=Path, required=True, help="detector weights/best.pt or its (int8) ONNX export"
+    )
+    p.add_argument("--classifier", type=Path, required=True, help="classifier run folder, best.pt or .onnx")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--alert-after", type=float, default=None, help="seconds down before the long-lie alert")
+    p.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
+    p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument("--camera", default="camera", help="camera name in alerts")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser(
+        "export-det", help="export the detector to ONNX; with --calib also an int8 copy + parity"
+    )
+    p.add_argument("weights", type=Path, help="the detector's weights/best.pt")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for detector.onnx (and detector_int8.onnx)"
+    )
+    p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--calib", default=None, help="video, image or folder of the camera's frames for int8")
+    p.add_argument("--calib-frames", type=int, default=32, help="frames that set the int8 ranges")
+    p.add_argument("--check-frames", type=int, default=32, help="other frames that measure parity and speed")
+    p.add_argument("--conf", type=float, default=0.25, help="confidence threshold of the parity check")
+    p.add_argument("--reduce-range", action="store_true", help="7-bit weights (AVX2 CPUs without VNNI)")
+    p.set_defaults(func=cmd_export_det)
