@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +101,20 @@ def import_ultralytics():
 
     Image.open = getattr(patches, "_image_open", Image.open)
     return ultralytics
+
+
+@contextlib.contextmanager
+def keep_torch_threads() -> Iterator[None]:
+    """Undo what ultralytics does to the whole process on the CPU: torch.set_num_threads(cpu_count - 1).
+
+    ultralytics' select_device leaves a core free for its data loaders, process-wide and for good: on a 2-core
+    laptop every later torch model (our classifier, the reference's detector) would run on one thread.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

@@ -1,7 +1,17 @@
 import os
 from pathlib import Path
 
-from fallkd_lib.settings import configure_offline, get_settings, prepare_ultralytics
+import numpy as np
+import pytest
+import torch
+
+from fallkd_lib.settings import (
+    configure_offline,
+    get_settings,
+    import_ultralytics,
+    keep_torch_threads,
+    prepare_ultralytics,
+)
 
 
 def test_folders_follow_environment(tmp_path: Path, monkeypatch) -> None:
@@ -33,3 +43,37 @@ def test_configure_offline_keeps_user_choice_unless_forced(monkeypatch) -> None:
         "HF_HUB_OFFLINE": "1",
     }
     assert configure_offline(force=True)["YOLO_OFFLINE"] == "1"
+
+
+def test_keep_torch_threads_restores_the_count() -> None:
+    before = torch.get_num_threads()
+    with keep_torch_threads():
+        torch.set_num_threads(1 if before != 1 else 2)
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_ultralytics_leaves_the_torch_thread_count_alone() -> None:
+    """ultralytics' CPU device setup sets torch to cpu_count - 1 threads for the whole process; fallkd undoes it."""
+    yolo_class = import_ultralytics().YOLO  # first: it points ultralytics at fallkd's settings folder
+    from ultralytics.utils import NUM_THREADS
+
+    from fallkd_lib.detect.detector import detect_people
+    from fallkd_lib.detect.pipeline import FallPipeline
+    from fallkd_lib.detect.video import Frame
+
+    before = torch.get_num_threads()
+    want = NUM_THREADS + 1  # a count ultralytics would change
+    frame = np.full((96, 96, 3), 120, np.uint8)
+    try:
+        torch.set_num_threads(want)
+        detect_people(yolo_class("yolov5n.yaml", task="detect"), [frame], 64, device="cpu")
+        assert torch.get_num_threads() == want
+        pipe = FallPipeline(
+            import_ultralytics().YOLO("yolov5n.yaml", task="detect"), lambda c: np.zeros(len(c))
+        )
+        pipe.imgsz = 64
+        pipe.process(Frame(frame, 0.0, 0, "f0"))
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)

@@ -27,7 +27,7 @@ from fallkd_lib.detect.detector_data import (  # noqa: F401 (detector_dataset* r
     detector_dataset_info,
 )
 from fallkd_lib.io import write_json_atomic
-from fallkd_lib.settings import import_ultralytics, is_offline_requested
+from fallkd_lib.settings import import_ultralytics, is_offline_requested, keep_torch_threads
 
 METRICS_FILE = "fallkd_metrics.json"
 REFERENCE_RECIPE = dict(model="yolov5s.yaml", pretrained="yolov5su.pt", imgsz=640, batch=8, epochs=50)
@@ -192,7 +192,7 @@ def train_detector(
         if weights is not None:
             args["pretrained"] = weights
     args.update(extra or {})
-    with _offline_amp_check():
+    with _offline_amp_check(), keep_torch_threads():
         metrics = yolo.train(**args)
     trainer = yolo.trainer
     run_dir = Path(trainer.save_dir)
@@ -239,21 +239,22 @@ def evaluate_detector(
     yolo = load_detector(weights)
     weights = Path(weights).resolve()
     out = weights.parent.parent if weights.parent.name == "weights" else weights.parent
-    metrics = yolo.val(
-        data=str(data_yaml),
-        imgsz=imgsz,
-        split=key,
-        conf=conf,
-        iou=iou,
-        batch=batch,
-        device=_pick_device(device),
-        workers=workers,
-        plots=False,
-        project=str(out),
-        name=f"eval_{split}",
-        exist_ok=True,
-        verbose=False,
-    )
+    with keep_torch_threads():
+        metrics = yolo.val(
+            data=str(data_yaml),
+            imgsz=imgsz,
+            split=key,
+            conf=conf,
+            iou=iou,
+            batch=batch,
+            device=_pick_device(device),
+            workers=workers,
+            plots=False,
+            project=str(out),
+            name=f"eval_{split}",
+            exist_ok=True,
+            verbose=False,
+        )
     return {"weights": str(weights), "split": split, "imgsz": imgsz, **_metrics_dict(metrics, yolo.names)}
 
 
@@ -294,15 +295,16 @@ def detect_people(
     for start in range(0, len(frames), max(1, batch)):
         # numpy frames are BGR to ultralytics (OpenCV order): flip the channels of our RGB frames
         chunk = [np.ascontiguousarray(f[..., ::-1]) for f in frames[start : start + batch]]
-        predictions = model.predict(
-            chunk,
-            imgsz=imgsz,
-            conf=conf,
-            iou=iou,
-            classes=classes,
-            batch=len(chunk),
-            device=_pick_device(device),
-            verbose=False,
-        )
+        with keep_torch_threads():
+            predictions = model.predict(
+                chunk,
+                imgsz=imgsz,
+                conf=conf,
+                iou=iou,
+                classes=classes,
+                batch=len(chunk),
+                device=_pick_device(device),
+                verbose=False,
+            )
         results.extend(p.boxes.data.cpu().numpy().astype(np.float32).reshape(-1, 6) for p in predictions)
     return results

@@ -24,6 +24,7 @@ from fallkd_lib.detect.alerts import Alert, AlertDispatcher
 from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
 from fallkd_lib.detect.video import Frame
 from fallkd_lib.io import write_json_atomic
+from fallkd_lib.settings import keep_torch_threads
 from fallkd_lib.viz.draw import draw_tracks
 
 _log = logging.getLogger(__name__)
@@ -148,6 +149,11 @@ class FallPipeline:
 
     def _detect(self, frame: Frame) -> np.ndarray:
         """(N, 6) float array x1, y1, x2, y2, conf, track_id for one frame."""
+        with keep_torch_threads():  # ultralytics would take a core from the classifier for good
+            return self._run_detector(frame)
+
+    def _run_detector(self, frame: Frame) -> np.ndarray:
+        """The detector (and ByteTrack) call behind _detect."""
         if not hasattr(self.detector, "predict"):
             out = np.asarray(self.detector(frame), dtype=np.float64)
             return out.reshape(-1, 6) if out.size else np.zeros((0, 6))
