@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 
 from fallkd_lib.cli import main
 from fallkd_lib.cli_edge import sample_frames
@@ -73,6 +74,16 @@ def test_export_writes_where_asked_and_loads(exported: tuple[Path, Path, Path]) 
     props = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert props["task"] == "detect" and "64" in props["imgsz"]
     assert load_detector(onnx_path).task == "detect"
+    from ultralytics.utils import NUM_THREADS
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(NUM_THREADS + 1)  # ultralytics' export would set NUM_THREADS for the process
+        export_detector_onnx(weights, weights.parent / "again.onnx", imgsz=IMGSZ)
+        assert torch.get_num_threads() == NUM_THREADS + 1
+    finally:
+        torch.set_num_threads(threads)
+        (weights.parent / "again.onnx").unlink()
     frames = _frames(3, seed=10)
     model = load_detector(onnx_path)
     same = detector_parity(model, model, frames, IMGSZ, conf=0.0)  # an untrained model's ties break alike

@@ -20,6 +20,7 @@ import numpy as np
 def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int = 640) -> Path:
     """Export a detector checkpoint (best.pt) to ONNX at a fixed input size with ultralytics; return out_path."""
     from fallkd_lib.detect.detector import load_detector
+    from fallkd_lib.settings import keep_torch_threads
 
     weights, out_path = Path(weights), Path(out_path)
     if weights.suffix.lower() != ".pt":
@@ -29,7 +30,8 @@ def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int =
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
         copy = Path(tmp) / "detector.pt"  # ultralytics writes the .onnx beside the weights it exports
         shutil.copy2(weights, copy)
-        exported = load_detector(copy).export(format="onnx", imgsz=int(imgsz), verbose=False)
+        with keep_torch_threads():
+            exported = load_detector(copy).export(format="onnx", imgsz=int(imgsz), verbose=False)
         os.replace(exported, out_path)
     return out_path
 
