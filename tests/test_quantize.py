@@ -179,3 +179,14 @@ def test_cli_export_det_int8(tmp_path: Path, exported: tuple[Path, Path, Path], 
     assert "int8" in out and "held-out frames" in out
     assert main([*args, "--calib", str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_pipeline_runs_on_the_int8_detector(exported: tuple[Path, Path, Path]) -> None:
+    from fallkd_lib.detect.pipeline import FallPipeline
+    from fallkd_lib.detect.video import Frame
+
+    pipe = FallPipeline(exported[2], lambda crops: np.full(len(crops), 0.5), imgsz=IMGSZ, conf=0.0)
+    for i, image in enumerate(_frames(3, seed=30)):
+        assert pipe.process(Frame(image, i / 10, i, f"f{i}")).index == i
+    # ByteTrack ran on the int8 model (an untrained one's scores are too low to start tracks)
+    assert pipe.tracking is True and pipe.frames == 3 and pipe.stage_ms()["detect"] > 0
