@@ -1,16 +1,19 @@
 """Frames per second of the camera pipeline: fallkd's batched crops vs the reference report's per-person loop.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--frames 40] [--size 640] [--imgsz 640] [--device cuda]
+    .venv/bin/python benchmarks/bench_pipeline.py [--frames 24] [--size 640] [--imgsz 640] [--device cuda]
+        [--detector yolov5s.yaml | runs/.../weights/best.pt]
 
-Same detector (YOLOv5n/s from yaml, untrained), same classifier (EfficientNet-B0 at 224, randomly initialised),
-same frames (a generated 'crowd' clip with 3 people) for every way:
+Same detector (the mission's YOLOv5s at 640 from its yaml, untrained, unless a trained best.pt is given), same
+classifier (EfficientNet-B0 at 224, randomly initialised), same frames (a generated 'crowd' clip with 3 people):
 
-* reference: detector, then for each person a PIL crop, PIL resize to 224, ToTensor + Normalize and one
+* reference: detector in torch, then for each person a PIL crop, PIL resize to 224, ToTensor + Normalize and one
   classifier call per person (the report's loop);
 * fallkd (torch): FallPipeline: crop_people (shared training geometry) + one batched, normalised classifier call
   per frame, then the fall state machine;
 * fallkd (onnxruntime): the same with the classifier exported to ONNX;
-* fallkd (onnxruntime, both models): the detector exported to ONNX by ultralytics as well (what ships).
+* fallkd (onnxruntime, both models): the detector exported to ONNX by ultralytics as well;
+* fallkd (onnxruntime, int8 detector): that ONNX detector quantized to int8 (calibrated on another clip), the
+  CPU build that ships; with a trained detector the script also prints its box parity with the float one.
 
 An untrained detector finds nobody, so the detector still runs on every frame (its time counts) but the boxes
 handed to the classifier stage are the clip's ground truth, for every way alike; the output says so.
@@ -31,12 +34,18 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fallkd_lib.data.synthetic import generate_clip  # noqa: E402
+from fallkd_lib.detect.detector import detect_people, load_detector  # noqa: E402
 from fallkd_lib.detect.pipeline import FallPipeline  # noqa: E402
 from fallkd_lib.detect.runtime import OnnxClassifier, TorchClassifier  # noqa: E402
 from fallkd_lib.detect.video import iter_frames  # noqa: E402
-from fallkd_lib.export import export_classifier_onnx  # noqa: E402
+from fallkd_lib.export import (  # noqa: E402
+    box_agreement,
+    export_classifier_onnx,
+    export_detector_onnx,
+    quantize_detector_onnx,
+)
 from fallkd_lib.models import create_classifier, input_stats  # noqa: E402
-from fallkd_lib.settings import import_ultralytics  # noqa: E402
+from fallkd_lib.settings import import_ultralytics, keep_torch_threads  # noqa: E402
 
 CLASSES = ["fall", "normal"]
 
@@ -65,7 +74,8 @@ class Detector:
 
     def __call__(self, frame) -> np.ndarray:
         bgr = np.ascontiguousarray(frame.image[..., ::-1])
-        result = self.yolo.predict(bgr, imgsz=self.imgsz, conf=0.25, verbose=False, device=self.device)[0]
+        with keep_torch_threads():  # every way keeps all cores (ultralytics would drop one for good)
+            result = self.yolo.predict(bgr, imgsz=self.imgsz, conf=0.25, verbose=False, device=self.device)[0]
         boxes = result.boxes.xyxy.cpu().numpy()
         if len(boxes) == 0:
             self.used_truth += 1
@@ -118,20 +128,29 @@ def _median(rows: list[dict]) -> dict:
 def main() -> int:
     """Build the models and the clip, time each way after a warm-up, print the median table and the speed-up."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", type=int, default=640, help="frame size of the generated clip")
     parser.add_argument("--imgsz", type=int, default=640, help="detector input size")
-    parser.add_argument("--detector", default="yolov5n.yaml", help="yolov5n.yaml or yolov5s.yaml")
+    parser.add_argument(
+        "--detector",
+        default="yolov5s.yaml",
+        help="yolov5s.yaml / yolov5n.yaml (untrained) or a trained best.pt",
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the frames; medians are shown")
+    parser.add_argument(
+        "--calib-frames", type=int, default=16, help="frames of another clip that calibrate int8"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    gpu = "0" if args.device == "cuda" else "cpu"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         frames, truth = crowd_clip(tmp, args.size, args.frames)
         yolo = import_ultralytics().YOLO(args.detector, task="detect")
-        detector = Detector(yolo, args.imgsz, truth, "0" if args.device == "cuda" else "cpu")
+        detector = Detector(yolo, args.imgsz, truth, gpu)
         model = create_classifier("efficientnet_b0", 2, pretrained=False).eval()
         meta = {"class_names": CLASSES, "image_size": 224, "model": "efficientnet_b0"}
         onnx_path = export_classifier_onnx(model, tmp / "cls.onnx", metadata=meta)  # exported on the CPU
@@ -140,13 +159,23 @@ def main() -> int:
             model, CLASSES, 224, device=args.device, name="efficientnet_b0"
         )
         onnx_rt = OnnxClassifier.from_file(onnx_path, device=args.device)
-        yolo.save(tmp / "detector.pt")  # export writes beside the weights: keep it in the temporary folder
-        exported = import_ultralytics().YOLO(tmp / "detector.pt").export(format="onnx", imgsz=args.imgsz)
-        yolo_onnx = import_ultralytics().YOLO(str(exported), task="detect")
-        onnx_detector = Detector(yolo_onnx, args.imgsz, truth, "0" if args.device == "cuda" else "cpu")
+        yolo.save(tmp / "detector.pt")
+        det_onnx = export_detector_onnx(tmp / "detector.pt", tmp / "detector.onnx", imgsz=args.imgsz)
+        onnx_detector = Detector(load_detector(det_onnx), args.imgsz, truth, gpu)
+        calib = generate_clip(tmp / "calib", "crowd", 8.0, 10.0, args.size, 99, "park")  # another scene
+        calib_frames = [f.image for f in iter_frames(calib.video)]
+        pick = np.linspace(0, len(calib_frames) - 1, args.calib_frames).round().astype(int)
+        det_int8 = quantize_detector_onnx(
+            det_onnx, tmp / "detector_int8.onnx", [calib_frames[i] for i in pick]
+        )
+        int8_detector = Detector(load_detector(det_int8), args.imgsz, truth, gpu)
+        images = [f.image for f in frames]
+        parity = box_agreement(
+            *(detect_people(d.yolo, images, args.imgsz) for d in (onnx_detector, int8_detector))
+        )
         people = sum(len(b) for b in truth[: args.frames]) / args.frames
         print(
-            f"device {args.device}; torch threads {torch.get_num_threads()}; onnxruntime providers "
+            f"device {args.device}; torch threads {torch.get_num_threads()} (of {threads} at start); onnxruntime providers "
             f"{onnx_rt.session.get_providers()}"
         )
         print(
@@ -158,29 +187,43 @@ def main() -> int:
             "fallkd torch (batched)": lambda f: fallkd(f, detector, torch_rt, tmp),
             "fallkd onnxruntime (batched)": lambda f: fallkd(f, detector, onnx_rt, tmp),
             "fallkd onnxruntime, both models": lambda f: fallkd(f, onnx_detector, onnx_rt, tmp),
+            "fallkd onnxruntime, int8 detector": lambda f: fallkd(f, int8_detector, onnx_rt, tmp),
         }
         for way in ways.values():  # warm-up: cuDNN autotuning, lazy CUDA init, ONNX Runtime arenas
             way(frames[: args.warmup])
         runs: dict[str, list[dict]] = {name: [] for name in ways}
         for _ in range(args.repeats):  # interleaved rounds, so clock or load drift hits every way alike
             for name, way in ways.items():
-                detector.used_truth = 0
-                runs[name].append({**way(frames), "truth_boxes": detector.used_truth})
+                for d in (detector, onnx_detector, int8_detector):
+                    d.used_truth = 0
+                row = way(frames)
+                used = detector.used_truth + onnx_detector.used_truth + int8_detector.used_truth
+                runs[name].append({**row, "truth_boxes": used})
         rows = {
             name: {**_median(r), "truth_boxes": sum(x["truth_boxes"] for x in r)} for name, r in runs.items()
         }
     print(
-        f"\n{'way':30s} {'frames/s':>9s} {'detect ms':>10s} {'crop ms':>8s} {'classify ms':>12s} {'track ms':>9s}"
+        f"\n{'way':34s} {'frames/s':>9s} {'detect ms':>10s} {'crop ms':>8s} {'classify ms':>12s} {'track ms':>9s}"
     )
     for name, r in rows.items():
         print(
-            f"{name:30s} {r['fps']:9.2f} {r['detect']:10.2f} {r['crop']:8.2f} {r['classify']:12.2f} "
+            f"{name:34s} {r['fps']:9.2f} {r['detect']:10.2f} {r['crop']:8.2f} {r['classify']:12.2f} "
             f"{r.get('track', 0.0):9.2f}"
         )
     if any(r["truth_boxes"] for r in rows.values()):
         print(
             "note: the untrained detector found nobody; its time counts, but the classifier stage got the clip's "
             "ground-truth boxes (same boxes for every way)"
+        )
+    if parity["reference_boxes"]:
+        print(
+            f"int8 detector vs float ONNX on these frames: {parity['matched']}/{parity['reference_boxes']} boxes "
+            f"found again (recall {parity['recall']:.3f}, precision {parity['precision']:.3f}, mean IoU "
+            f"{parity['mean_iou']:.3f}, mean confidence change {parity['mean_abs_conf_change']:.3f})"
+        )
+    else:
+        print(
+            "int8 parity: the detector found no boxes (untrained); pass --detector a trained best.pt to measure it"
         )
     base = rows["reference (per-person PIL)"]
     for name in list(rows)[1:]:
