@@ -33,6 +33,7 @@ ALERT = Alert(
     seconds_down=12.5,
     camera="ward-2",
     snapshot="runs/alerts/ward-2_3.jpg",
+    source_time=42.0,
 )
 ALERT_DICT = {
     "time": 1_700_000_000.25,
@@ -43,6 +44,7 @@ ALERT_DICT = {
     "seconds_down": 12.5,
     "box": [10.0, 20.0, 110.0, 220.0],
     "snapshot": "runs/alerts/ward-2_3.jpg",
+    "source_time": 42.0,
 }
 
 

@@ -66,6 +66,7 @@ def test_fall_stay_alerts_exactly_once(tmp_path) -> None:
     assert lie["frame"] == first_down + 5 and lie["seconds_down"] == pytest.approx(1.0)  # 5 frames at 5 fps
     alerts = lines(out / "alerts.jsonl")
     assert len(alerts) == 1 and alerts[0]["camera"] == "ward1" and alerts[0]["track_id"] == lie["track_id"]
+    assert alerts[0]["source_time"] == pytest.approx((first_down + 5) / 5)  # the video's clock: 5 fps
     assert Path(alerts[0]["snapshot"]).is_file() and Path(alerts[0]["snapshot"]).parent == out / "snapshots"
     deliveries = lines(out / "alert_deliveries.jsonl")
     assert deliveries[0]["delivered"] == {"stdout": True, "jsonl": True}

@@ -34,7 +34,11 @@ class AlertDeliveryError(RuntimeError):
 
 @dataclass(frozen=True)
 class Alert:
-    """One long-lie alert: when (unix seconds, UTC ISO), who (track id, box), how sure, how long, which camera."""
+    """One long-lie alert: when (unix seconds, UTC ISO), who (track id, box), how sure, how long, which camera.
+
+    `time` is the wall clock when the alert was raised; `source_time` is the event's time in the source (seconds
+    into the video, or the stream's clock), to find the moment in a recording.
+    """
 
     time: float
     track_id: int
@@ -44,6 +48,7 @@ class Alert:
     camera: str
     snapshot: str | None = None
     iso_time: str = ""  # filled from time when empty
+    source_time: float | None = None
 
     def __post_init__(self) -> None:
         """Fill iso_time from time (UTC, milliseconds)."""
@@ -64,6 +69,7 @@ class Alert:
             seconds_down=float(event.seconds_down),
             camera=str(camera),
             snapshot=None if snapshot is None else str(snapshot),
+            source_time=float(event.time),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,6 +83,7 @@ class Alert:
             "seconds_down": self.seconds_down,
             "box": [float(v) for v in self.box],
             "snapshot": self.snapshot,
+            "source_time": self.source_time,
         }
 
 
