@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,23 +48,15 @@ def sample_frames(source: str | Path, n: int, seed: int = 0) -> list[np.ndarray]
     return [image for _, image in sorted(kept, key=lambda item: item[0])]
 
 
-def _ms_per_frame(model: object, frames: list[np.ndarray], imgsz: int) -> float:
-    """Median milliseconds of one detector call (after two warm-up calls)."""
-    from fallkd_lib.detect.detector import detect_people
-
-    detect_people(model, frames[:2], imgsz, batch=1)
-    times = []
-    for frame in frames:
-        start = time.perf_counter()
-        detect_people(model, [frame], imgsz, batch=1)
-        times.append(1000 * (time.perf_counter() - start))
-    return float(np.median(times))
-
-
 def cmd_export_det(args: argparse.Namespace) -> None:
     """Export a detector to ONNX and, with --int8, quantize it and print its speed and box parity."""
     from fallkd_lib.detect.detector import load_detector
-    from fallkd_lib.export import detector_parity, export_detector_onnx, quantize_detector_onnx
+    from fallkd_lib.export import (
+        detector_parity,
+        detector_speed,
+        export_detector_onnx,
+        quantize_detector_onnx,
+    )
     from fallkd_lib.io import write_json_atomic
 
     out = Path(args.out)
@@ -92,7 +83,7 @@ def cmd_export_det(args: argparse.Namespace) -> None:
         "imgsz": args.imgsz,
         "calibration_frames": len(calib),
         "check_frames": len(check),
-        "ms_per_frame": {k: _ms_per_frame(m, check, args.imgsz) for k, m in models.items()},
+        "ms_per_frame": detector_speed(models, check, args.imgsz),
         "parity_onnx": detector_parity(models["torch"], models["onnx"], check, args.imgsz, conf=args.conf),
         "parity_int8": detector_parity(models["onnx"], models["int8"], check, args.imgsz, conf=args.conf),
     }

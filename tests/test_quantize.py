@@ -18,6 +18,7 @@ from fallkd_lib.detect.detector import load_detector
 from fallkd_lib.export import (
     box_agreement,
     detector_parity,
+    detector_speed,
     export_detector_onnx,
     quantize_detector_onnx,
     quantize_onnx_int8,
@@ -190,3 +191,11 @@ def test_pipeline_runs_on_the_int8_detector(exported: tuple[Path, Path, Path]) -
         assert pipe.process(Frame(image, i / 10, i, f"f{i}")).index == i
     # ByteTrack ran on the int8 model (an untrained one's scores are too low to start tracks)
     assert pipe.tracking is True and pipe.frames == 3 and pipe.stage_ms()["detect"] > 0
+
+
+def test_detector_speed_times_each_model(exported: tuple[Path, Path, Path]) -> None:
+    weights, onnx_path, int8 = exported
+    speed = detector_speed({"torch": weights, "int8": load_detector(int8)}, _frames(3, seed=40), IMGSZ)
+    assert list(speed) == ["torch", "int8"] and all(ms > 0 for ms in speed.values())
+    with pytest.raises(ValueError, match="at least one frame"):
+        detector_speed({"onnx": onnx_path}, [], IMGSZ)

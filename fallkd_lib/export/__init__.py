@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fallkd_lib.export.detector import box_agreement, detector_parity, export_detector_onnx
+from fallkd_lib.export.detector import box_agreement, detector_parity, detector_speed, export_detector_onnx
 from fallkd_lib.export.onnx import check_onnx_parity, export_classifier_onnx, read_onnx_metadata
 from fallkd_lib.export.quantize import quantize_detector_onnx, quantize_onnx_int8
 
@@ -10,6 +10,7 @@ __all__ = [
     "box_agreement",
     "check_onnx_parity",
     "detector_parity",
+    "detector_speed",
     "export_classifier_onnx",
     "export_detector_onnx",
     "quantize_detector_onnx",

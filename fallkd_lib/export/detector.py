@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,3 +88,22 @@ def detector_parity(
         detect_people(candidate, frames, imgsz, conf=conf),
         iou_threshold,
     )
+
+
+def detector_speed(models: dict[str, object], frames: Sequence[np.ndarray], imgsz: int) -> dict[str, float]:
+    """Median milliseconds of one detector call per model (a loaded YOLO or a path), after two warm-up calls."""
+    from fallkd_lib.detect.detector import detect_people, load_detector
+
+    if not frames:
+        raise ValueError("detector_speed needs at least one frame")
+    speed = {}
+    for name, model in models.items():
+        model = load_detector(model) if isinstance(model, str | Path) else model
+        detect_people(model, list(frames[:2]), imgsz, batch=1)
+        times = []
+        for frame in frames:
+            start = time.perf_counter()
+            detect_people(model, [frame], imgsz, batch=1)
+            times.append(1000 * (time.perf_counter() - start))
+        speed[name] = float(np.median(times))
+    return speed
