@@ -48,6 +48,16 @@ def sample_frames(source: str | Path, n: int, seed: int = 0) -> list[np.ndarray]
     return [image for _, image in sorted(kept, key=lambda item: item[0])]
 
 
+def split_spread(items: list, share: float) -> tuple[list, list]:
+    """Split items into round(share * n) and the rest, both spread evenly over the whole list, order kept."""
+    n = len(items)
+    k = min(n, max(0, round(share * n)))
+    first = [(i + 1) * k // n - i * k // n == 1 for i in range(n)]
+    return [x for x, f in zip(items, first, strict=True) if f], [
+        x for x, f in zip(items, first, strict=True) if not f
+    ]
+
+
 def cmd_export_det(args: argparse.Namespace) -> None:
     """Export a detector to ONNX and, with --int8, quantize it and print its speed and box parity."""
     from fallkd_lib.detect.detector import load_detector
@@ -69,9 +79,9 @@ def cmd_export_det(args: argparse.Namespace) -> None:
         raise ValueError(
             f"{args.calib}: only {len(frames)} readable frames; int8 calibration needs a few dozen"
         )
-    calib, check = frames[0::2], frames[1::2]  # interleaved: both halves span the whole source
+    calib, check = split_spread(frames, args.calib_frames / (args.calib_frames + args.check_frames))
     int8 = quantize_detector_onnx(
-        onnx_path, out / "detector_int8.onnx", calib, reduce_range=args.reduce_range
+        onnx_path, out / "detector_int8.onnx", calib, reduce_range=not args.full_range
     )
     print(f"wrote {int8} (calibrated on {len(calib)} frames of {args.calib})")
     models = {
@@ -136,5 +146,9 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-frames", type=int, default=32, help="frames that set the int8 ranges")
     p.add_argument("--check-frames", type=int, default=32, help="other frames that measure parity and speed")
     p.add_argument("--conf", type=float, default=0.25, help="confidence threshold of the parity check")
-    p.add_argument("--reduce-range", action="store_true", help="7-bit weights (AVX2 CPUs without VNNI)")
+    p.add_argument(
+        "--full-range",
+        action="store_true",
+        help="8-bit weights (default 7: no overflow on AVX2 CPUs without VNNI)",
+    )
     p.set_defaults(func=cmd_export_det)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from fallkd_lib.cli import main
-from fallkd_lib.cli_edge import sample_frames
+from fallkd_lib.cli_edge import sample_frames, split_spread
 from fallkd_lib.data.synthetic import render_scene
 from fallkd_lib.detect.detector import load_detector
 from fallkd_lib.export import (
@@ -105,7 +105,9 @@ def test_int8_keeps_metadata_and_float_decoding(exported: tuple[Path, Path, Path
     graph, props = model.graph, {p.key: p.value for p in model.metadata_props}
     original = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
     assert {k: props[k] for k in original} == original
-    assert props["fallkd_quantization"] == "int8 static QDQ per-channel, 4 calibration batches"
+    assert (
+        props["fallkd_quantization"] == "int8 static QDQ per-channel (7-bit weights), 4 calibration batches"
+    )
     ops = [n.op_type for n in graph.node]
     assert ops.count("QuantizeLinear") > 50 and ops.count("Conv") == 76
     producer = {out: n for n in graph.node for out in n.output}
@@ -199,3 +201,15 @@ def test_detector_speed_times_each_model(exported: tuple[Path, Path, Path]) -> N
     assert list(speed) == ["torch", "int8"] and all(ms > 0 for ms in speed.values())
     with pytest.raises(ValueError, match="at least one frame"):
         detector_speed({"onnx": onnx_path}, [], IMGSZ)
+
+
+def test_split_spread_keeps_the_share_and_the_order() -> None:
+    first, rest = split_spread(list(range(10)), 0.5)
+    assert first == [1, 3, 5, 7, 9] and rest == [0, 2, 4, 6, 8]
+    first, rest = split_spread(list(range(96)), 64 / 96)
+    assert len(first) == 64 and len(rest) == 32 and sorted(first + rest) == list(range(96))
+    assert (
+        max(b - a for a, b in zip(rest, rest[1:], strict=False)) == 3
+    )  # the held-out items span the whole list
+    assert split_spread(list(range(4)), 0.0) == ([], [0, 1, 2, 3])
+    assert split_spread([], 0.5) == ([], [])
