@@ -174,13 +174,14 @@ def main() -> int:
             *(detect_people(d.yolo, images, args.imgsz) for d in (onnx_detector, int8_detector))
         )
         people = sum(len(b) for b in truth[: args.frames]) / args.frames
+        untrained = " (untrained)" if args.detector.endswith(".yaml") else ""
         print(
             f"device {args.device}; torch threads {torch.get_num_threads()} (of {threads} at start); onnxruntime providers "
             f"{onnx_rt.session.get_providers()}"
         )
         print(
-            f"{len(frames)} frames {args.size}x{args.size}, {people:.1f} people/frame; detector {args.detector} "
-            f"(untrained) at {args.imgsz}; classifier efficientnet_b0 (random init) at 224"
+            f"{len(frames)} frames {args.size}x{args.size}, {people:.1f} people/frame; detector {args.detector}{untrained} "
+            f"at {args.imgsz}; classifier efficientnet_b0 (random init) at 224"
         )
         ways = {
             "reference (per-person PIL)": lambda f: reference(f, detector, model, args.device),
