@@ -369,3 +369,22 @@ def test_offline_pretrained_error(person_yaml: Path, tmp_path: Path, monkeypatch
     with pytest.raises(FileNotFoundError, match=r"model yolov5su\.pt is not a local file.*yolov5s\.yaml"):
         train_detector(person_yaml, model="yolov5su.pt", out_dir=tmp_path)
     assert not (tmp_path / "train").exists() and not os.listdir(tmp_path)
+
+
+def test_images_emptied_by_the_class_map_are_left_out(tmp_path: Path) -> None:
+    """A 'danger' patient dropped by the class map is still a person: not a background image for the detector."""
+    src = tmp_path / "merged"
+    yolo.write_data_yaml(src, ["fall", "normal"])
+    for key, text in {"train/a": "1 0.5 0.5 0.2 0.4\n", "train/b": "", "train/c": "", "valid/d": ""}.items():
+        split, stem = key.split("/")
+        for sub in ("images", "labels"):
+            (src / split / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32, 32), (90, 120, 150)).save(src / split / "images" / f"{stem}.jpg")
+        (src / split / "labels" / f"{stem}.txt").write_text(text, encoding="utf-8")
+    (src / "report.json").write_text(json.dumps({"fallkd_merge": 1, "emptied": ["train/images/b.jpg"]}))
+    info = detector_dataset_info(detector_dataset(src, tmp_path / "det", "person", progress=False))
+    assert info["images"] == {"train": 2, "valid": 1} and info["emptied_left_out"] == 1
+    assert sorted(p.name for p in (tmp_path / "det" / "train" / "images").iterdir()) == ["a.jpg", "c.jpg"]
+    kept = detector_dataset(src, tmp_path / "det_all", "person", progress=False, keep_emptied=True)
+    assert detector_dataset_info(kept)["images"] == {"train": 3, "valid": 1}
+    assert detector_dataset_info(kept)["emptied_left_out"] == 0

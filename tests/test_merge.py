@@ -343,6 +343,8 @@ def test_identity_rule_on_a_hospital_like_source(tmp_path):
     assert [(Path(d["file"]).name, d["line"]) for d in redundant] == [("falling.txt", 1), ("staff.txt", 2)]
     assert report.settings["classes"]["hospital"]["patient"] == "identity"
     assert report.counts["per_source"]["hospital"]["emptied_images"] == 1  # "alone" is now a background image
+    assert report.emptied == [next(r["image"] for r in manifest(tmp_path / "out") if "alone" in r["image"])]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["emptied"] == report.emptied
     assert "1 image(s) lost all their boxes to the class map" in report.summary()
 
 

@@ -51,7 +51,9 @@ class MergeReport:
 
     counts: images (input, kept, per drop reason), boxes (kept fall/normal, per drop reason), per_source,
     per_split, per_class, per_source_split, groups. dropped: one dict per dropped item (kind, source, file,
-    line, reason, of). Label-level entries cover every image read, including images later dropped.
+    line, reason, of). Label-level entries cover every image read, including images later dropped. emptied: the
+    merged images (relative paths) whose every box the class map dropped: background now, yet a person is in
+    them, so the detector's dataset leaves them out.
     """
 
     out: str
@@ -60,6 +62,7 @@ class MergeReport:
     settings: dict
     elapsed_s: float = 0.0
     dropped: list[dict] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)
     fallkd_merge: int = MERGE_FORMAT
 
     def to_dict(self) -> dict:
@@ -88,7 +91,10 @@ class MergeReport:
         )
         emptied = sum(r["emptied_images"] for r in c["per_source"].values())
         if emptied:
-            lines.append(f"  {emptied} image(s) lost all their boxes to the class map and are now background")
+            lines.append(
+                f"  {emptied} image(s) lost all their boxes to the class map and are now background (listed in "
+                "report.json; the detector's dataset leaves them out)"
+            )
         return "\n".join(lines)
 
 
@@ -274,6 +280,9 @@ def merge_datasets(
         report.counts["groups"] = len(group_ids)
         report.elapsed_s = round(time.perf_counter() - start, 3)
         report.dropped = dropped
+        report.emptied = [
+            r["image"] for r, i in zip(rows, kept, strict=True) if items[i].had_boxes and not items[i].boxes
+        ]
         _finish(out, tmp, report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

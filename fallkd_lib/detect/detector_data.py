@@ -18,6 +18,7 @@ back to the merged (2-class) labels.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickletools
 import shutil
@@ -87,10 +88,28 @@ def _write_yaml(out: Path, names: list[str], splits: list[str], record: dict) ->
     return path
 
 
+def _emptied(merged_root: Path) -> set[str]:
+    """Merged images (relative paths) whose every box the class map dropped, from the merge's report.json."""
+    try:
+        report = json.loads((merged_root / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(report.get("emptied") or []) if isinstance(report, dict) else set()
+
+
 def detector_dataset(
-    merged_root: str | Path, out: str | Path, mode: str = "person", progress: bool = True
+    merged_root: str | Path,
+    out: str | Path,
+    mode: str = "person",
+    progress: bool = True,
+    keep_emptied: bool = False,
 ) -> Path:
-    """Write the detector's dataset (linked images, converted labels) and return its data.yaml."""
+    """Write the detector's dataset (linked images, converted labels) and return its data.yaml.
+
+    Images whose every box the merge's class map dropped (a `danger` patient, say) still show a person, so as
+    "background" they would teach the detector to miss people: they are left out and counted
+    (``emptied_left_out``) unless keep_emptied.
+    """
     if mode not in DETECTOR_MODES:
         raise ValueError(f"unknown detector mode {mode!r}: choose one of {sorted(DETECTOR_MODES)}")
     merged_root, out = Path(merged_root).resolve(), Path(out).resolve()
@@ -114,6 +133,12 @@ def detector_dataset(
     links: Counter = Counter()
     skipped: list[yolo.LabelIssue] = []
     work = [(split, image) for split, folder in image_dirs.items() for image in yolo.list_images(folder)]
+    emptied = set() if keep_emptied else _emptied(merged_root)
+    is_emptied = [
+        i.is_relative_to(merged_root) and i.relative_to(merged_root).as_posix() in emptied for _, i in work
+    ]
+    left_out = sum(is_emptied)
+    work = [item for item, drop in zip(work, is_emptied, strict=True) if not drop]
     for split in yolo.SPLITS:  # a rebuild starts from empty split folders (links and our labels only)
         shutil.rmtree(out / split, ignore_errors=True)
     for split, image in tqdm(work, desc=f"detector dataset ({mode})", unit="img", disable=not progress):
@@ -145,6 +170,7 @@ def detector_dataset(
         "images": {s: images[s] for s in splits},
         "boxes": {s: boxes[s] for s in splits},
         "skipped_label_lines": len(skipped),
+        "emptied_left_out": left_out,
         "links": dict(links),
     }
     return _write_yaml(out, names, splits, record)
