@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 
@@ -35,3 +36,12 @@ def save_image_atomic(image: Image.Image, path: str | Path, quality: int = 92) -
     kwargs = {"quality": quality} if fmt == "JPEG" else {}
     image.save(tmp, format=fmt, **kwargs)
     os.replace(tmp, path)
+
+
+def check_rgb_frame(frame: object, where: str) -> None:
+    """Raise a ValueError naming `where` unless frame is an (H, W, 3) uint8 RGB array."""
+    if not (
+        isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
+    ):
+        got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"{where}: expected an RGB uint8 array of shape (H, W, 3), got {got}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fallkd_lib.data.imageio import check_rgb_frame
 from fallkd_lib.detect.detector_data import (  # noqa: F401 (detector_dataset* re-exported for notebooks)
     DETECTOR_MODES,
     check_detector_file,
@@ -283,14 +284,7 @@ def detect_people(
     if isinstance(model, str | Path):
         model = load_detector(model)
     for i, frame in enumerate(frames):
-        if (
-            not isinstance(frame, np.ndarray)
-            or frame.ndim != 3
-            or frame.shape[2] != 3
-            or frame.dtype != np.uint8
-        ):
-            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise ValueError(f"frame {i}: expected an RGB uint8 array of shape (H, W, 3), got {got}")
+        check_rgb_frame(frame, f"frame {i}")
     results: list[np.ndarray] = []
     for start in range(0, len(frames), max(1, batch)):
         # numpy frames are BGR to ultralytics (OpenCV order): flip the channels of our RGB frames

@@ -40,7 +40,7 @@ def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int =
 def box_agreement(
     reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], iou_threshold: float = 0.5
 ) -> dict:
-    """How well per-frame candidate boxes reproduce reference boxes ((N, >=5) arrays: x1, y1, x2, y2, conf)."""
+    """How well per-frame candidate boxes reproduce reference boxes ((N, 6) arrays as from detect_people)."""
     from fallkd_lib.detect.evaluate_boxes import box_iou_matrix, match_boxes
 
     if len(reference) != len(candidate):

@@ -65,9 +65,6 @@ class _Batches:
         self.count += 1
         return {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
 
-    def rewind(self) -> None:
-        """Unused by MinMax calibration."""
-
 
 def quantize_onnx_int8(
     onnx_path: str | Path,
@@ -128,6 +125,7 @@ def quantize_onnx_int8(
 
 def detector_inputs(frames: Iterable[np.ndarray], imgsz: int) -> Iterator[np.ndarray]:
     """(1, 3, imgsz, imgsz) float inputs of RGB uint8 frames, letterboxed as ultralytics predicts (gray 114)."""
+    from fallkd_lib.data.imageio import check_rgb_frame
     from fallkd_lib.settings import import_ultralytics
 
     import_ultralytics()
@@ -135,14 +133,7 @@ def detector_inputs(frames: Iterable[np.ndarray], imgsz: int) -> Iterator[np.nda
 
     letterbox = LetterBox(new_shape=(imgsz, imgsz), auto=False)
     for i, frame in enumerate(frames):
-        if (
-            not isinstance(frame, np.ndarray)
-            or frame.ndim != 3
-            or frame.shape[2] != 3
-            or frame.dtype != np.uint8
-        ):
-            got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise ValueError(f"calibration frame {i}: expected an RGB uint8 (H, W, 3) array, got {got}")
+        check_rgb_frame(frame, f"calibration frame {i}")
         boxed = letterbox(image=frame)  # gray padding is the same in RGB and BGR order
         yield (boxed.transpose(2, 0, 1)[None].astype(np.float32) / 255.0).copy()
 
