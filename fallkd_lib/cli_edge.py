@@ -59,7 +59,7 @@ def split_spread(items: list, share: float) -> tuple[list, list]:
 
 
 def cmd_export_det(args: argparse.Namespace) -> None:
-    """Export a detector to ONNX and, with --int8, quantize it and print its speed and box parity."""
+    """Export a detector to ONNX and, with --calib, quantize it to int8 and print speed and box parity."""
     from fallkd_lib.detect.detector import load_detector
     from fallkd_lib.export import (
         detector_parity,
@@ -80,6 +80,7 @@ def cmd_export_det(args: argparse.Namespace) -> None:
             f"{args.calib}: only {len(frames)} readable frames; int8 calibration needs a few dozen"
         )
     calib, check = split_spread(frames, args.calib_frames / (args.calib_frames + args.check_frames))
+    print(f"calibrating int8 on {len(calib)} frames, then timing and checking on {len(check)} others ...")
     int8 = quantize_detector_onnx(
         onnx_path, out / "detector_int8.onnx", calib, reduce_range=not args.full_range
     )
