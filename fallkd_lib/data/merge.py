@@ -107,6 +107,11 @@ class _Item:
     phash: int = 0
     had_boxes: bool = False
 
+    @property
+    def emptied(self) -> bool:
+        """True when the image had boxes and the class map dropped every one (background now, a person in it)."""
+        return self.had_boxes and not self.boxes
+
 
 def _normalise_sources(sources: list) -> list[tuple[str, Path]]:
     """(name, folder) per source, after checking folders exist and names are plain and unique."""
@@ -280,9 +285,7 @@ def merge_datasets(
         report.counts["groups"] = len(group_ids)
         report.elapsed_s = round(time.perf_counter() - start, 3)
         report.dropped = dropped
-        report.emptied = [
-            r["image"] for r, i in zip(rows, kept, strict=True) if items[i].had_boxes and not items[i].boxes
-        ]
+        report.emptied = [r["image"] for r, i in zip(rows, kept, strict=True) if items[i].emptied]
         _finish(out, tmp, report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -338,7 +341,7 @@ def _count(
     by_source = Counter((d["source"], d["kind"]) for d in dropped)
     inputs = Counter(srcs[it.source][0] for it in items)
     inputs.update(d["source"] for d in dropped if d["kind"] == "unreadable_image")
-    emptied = Counter(srcs[items[i].source][0] for i in kept if items[i].had_boxes and not items[i].boxes)
+    emptied = Counter(srcs[items[i].source][0] for i in kept if items[i].emptied)
     per_source = {}
     for name, path in srcs:
         mine = _sums([r for r in rows if r["source"] == name])
