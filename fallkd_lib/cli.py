@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from fallkd_lib.cli_edge import add_edge_commands
-from fallkd_lib.data.imageio import ImageReadError
+from fallkd_lib.errors import FallkdError, UsageError
 
 
 def _parse_fractions(text: str) -> tuple[float, float, float]:
@@ -29,7 +29,7 @@ def _parse_map(items: list[str]) -> dict[str, str]:
     mapping = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"--map takes NAME=TARGET (TARGET: fall, normal or drop), got {item!r}")
+            raise UsageError(f"--map takes NAME=TARGET (TARGET: fall, normal or drop), got {item!r}")
         name, target = item.split("=", 1)
         mapping[name.strip()] = target.strip()
     return mapping
@@ -45,18 +45,18 @@ def _train_cfg(args: argparse.Namespace):
     overrides = {}
     for item in args.set:
         if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE (e.g. --set epochs=5), got {item!r}")
+            raise UsageError(f"--set takes KEY=VALUE (e.g. --set epochs=5), got {item!r}")
         key, value = (part.strip() for part in item.split("=", 1))
         kind = types.get(key, "str")
         if kind == "bool":
             if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(f"--set {key}={value}: expected true or false")
+                raise UsageError(f"--set {key}={value}: expected true or false")
             overrides[key] = value.lower() in ("true", "1")
         elif kind in ("int", "float"):
             try:
                 overrides[key] = int(value) if kind == "int" else float(value)
             except ValueError:
-                raise ValueError(f"--set {key}={value}: expected a number ({kind})") from None
+                raise UsageError(f"--set {key}={value}: expected a number ({kind})") from None
         else:
             overrides[key] = value
     for key in ("model", "epochs"):
@@ -348,19 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `fallkd` console script."""
+    """Entry point of the `fallkd` console script: fallkd's own errors print one line, bugs keep their traceback."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, ConnectionError, ImageReadError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"fallkd {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except (
-        RuntimeError
-    ) as exc:  # fallkd's own (e.g. WeightsUnavailableError); anything else is a bug: re-raise
-        if not type(exc).__module__.startswith("fallkd_lib"):
-            raise
+    except FallkdError as exc:
         print(f"fallkd {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

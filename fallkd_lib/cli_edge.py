@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fallkd_lib.errors import UsageError
+
 
 def cmd_detect(args: argparse.Namespace) -> None:
     """Run the fall pipeline (detector, tracker, crop classifier, long-lie alerts) over a video, images or camera."""
@@ -76,7 +78,7 @@ def cmd_export_det(args: argparse.Namespace) -> None:
         return
     frames = sample_frames(args.calib, args.calib_frames + args.check_frames)
     if len(frames) < 4:
-        raise ValueError(
+        raise UsageError(
             f"{args.calib}: only {len(frames)} readable frames; int8 calibration needs a few dozen"
         )
     calib, check = split_spread(frames, args.calib_frames / (args.calib_frames + args.check_frames))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass, fields, replace
 
+from fallkd_lib.errors import UsageError
+
 PROFILES = ("quick", "full")
 
 
@@ -83,7 +85,7 @@ def _check_keys(cls: type, overrides: dict) -> None:
         if key not in valid:
             hint = difflib.get_close_matches(key, valid, n=1)
             did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
-            raise ValueError(
+            raise UsageError(
                 f"unknown {cls.__name__} key {key!r}.{did_you_mean} Valid keys: {', '.join(valid)}"
             )
 
@@ -91,7 +93,7 @@ def _check_keys(cls: type, overrides: dict) -> None:
 def data_config(profile: str = "quick", **overrides) -> DataConfig:
     """The data settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     _check_keys(DataConfig, overrides)
     base = QUICK_DATA if profile == "quick" else FULL_DATA
     return replace(base, **overrides)
@@ -100,7 +102,7 @@ def data_config(profile: str = "quick", **overrides) -> DataConfig:
 def train_config(profile: str = "quick", **overrides) -> TrainConfig:
     """The training settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     _check_keys(TrainConfig, overrides)
     return replace(QUICK_TRAIN if profile == "quick" else FULL_TRAIN, **overrides)
 
@@ -108,7 +110,7 @@ def train_config(profile: str = "quick", **overrides) -> TrainConfig:
 def detect_config(profile: str = "quick", **overrides) -> DetectConfig:
     """The detector settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     _check_keys(DetectConfig, overrides)
     return replace(QUICK_DETECT if profile == "quick" else FULL_DETECT, **overrides)
 

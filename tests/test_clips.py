@@ -194,7 +194,7 @@ def test_codec_that_does_not_open_is_named(tmp_path, monkeypatch):
             return False
 
     monkeypatch.setattr(cv2, "VideoWriter", Closed)
-    with pytest.raises(RuntimeError, match="codec 'mp4v'"):
+    with pytest.raises(ValueError, match="codec 'mp4v'"):
         generate_clip(tmp_path / "walk", "walk", seconds=2.0, fps=FPS, size=96)
 
 

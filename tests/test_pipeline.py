@@ -266,7 +266,7 @@ def test_a_failing_source_still_writes_the_summary(tmp_path) -> None:
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert (
         summary["frames"] == 0
-        and summary["error"].startswith("FileNotFoundError: ")
+        and summary["error"].startswith("MissingFileError: ")
         and "nope.mp4" in summary["error"]
     )
 

@@ -37,6 +37,7 @@ import re
 from collections.abc import Iterable
 
 from fallkd_lib.data.yolo import Box
+from fallkd_lib.errors import UsageError
 
 OUTPUT_NAMES = ("fall", "normal")  # class ids of the merged dataset
 IDENTITY_IOU = 0.5
@@ -86,7 +87,7 @@ POSTURE_DROPS = frozenset({normalize_name("danger")})
 """Dropped names that still describe a person's posture (they count as posture boxes for the identity rule)."""
 
 
-class UnknownClassError(ValueError):
+class UnknownClassError(UsageError):
     """A source class name that the class map does not know; the message says how to map or drop it."""
 
 
@@ -100,7 +101,7 @@ def check_overrides(overrides: dict[str, str] | None) -> dict[str, str]:
             bad.append(f"{name}={target}")
         checked[normalize_name(name)] = value
     if bad:
-        raise ValueError(
+        raise UsageError(
             f"class map override(s) with an invalid target: {', '.join(bad)}; "
             f"valid targets are {', '.join(TARGETS)} (e.g. --map lying=fall or class_map={{'lying': 'drop'}})"
         )
@@ -113,7 +114,7 @@ def parse_map_args(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, sep, target = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--map {item!r}: expected NAME=TARGET with TARGET one of {', '.join(TARGETS)}")
+            raise UsageError(f"--map {item!r}: expected NAME=TARGET with TARGET one of {', '.join(TARGETS)}")
         overrides[name.strip()] = target.strip()
     check_overrides(overrides)
     return overrides

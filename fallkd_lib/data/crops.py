@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from fallkd_lib.data.imageio import ImageReadError, open_rgb, save_image_atomic
 from fallkd_lib.data.yolo import SPLITS, LabelledImage, iter_dataset, read_class_names
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import write_text_atomic
 
 SPLIT_FOLDERS = {"train": "train", "valid": "val", "test": "test"}  # torchvision's convention: `val`
@@ -33,6 +34,7 @@ MANIFEST_COLUMNS = (
     *("crop", "split", "class", "class_id", "image", "box_index"),
     *("x1", "y1", "x2", "y2", "px1", "py1", "px2", "py2", "source"),
 )
+
 _EPS = 1e-6  # absorbs float noise such as 0.7 * 90 = 62.99999999999999 before rounding outward
 _PARAMS_FILE = "crop_params.json"
 
@@ -41,16 +43,16 @@ def padded_box(xyxy: Sequence[float], pad: float, width: int, height: int) -> tu
     """Grow a box by `pad` x its size on each side, round outward to pixels and clip to the image."""
     x1, y1, x2, y2 = (float(v) for v in xyxy)
     if pad < 0:
-        raise ValueError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
+        raise UsageError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
     if not (x2 >= x1 and y2 >= y1) or not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise ValueError(f"box {tuple(xyxy)} is not (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2")
+        raise UsageError(f"box {tuple(xyxy)} is not (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2")
     dx, dy = pad * (x2 - x1), pad * (y2 - y1)
     left = min(max(math.floor(x1 - dx + _EPS), 0), width)
     top = min(max(math.floor(y1 - dy + _EPS), 0), height)
     right = min(max(math.ceil(x2 + dx - _EPS), 0), width)
     bottom = min(max(math.ceil(y2 + dy - _EPS), 0), height)
     if right <= left or bottom <= top:
-        raise ValueError(
+        raise UsageError(
             f"box {tuple(xyxy)} is empty inside the {width}x{height} image (padded and clipped: "
             f"{(left, top, right, bottom)}); check that boxes are in pixels of this image"
         )
@@ -60,7 +62,7 @@ def padded_box(xyxy: Sequence[float], pad: float, width: int, height: int) -> tu
 def letterbox_params(height: int, width: int, size: int) -> tuple[float, int, int, int, int]:
     """(scale, new_w, new_h, left, top): the resize that fits the longer side to `size`, centred."""
     if height < 1 or width < 1 or size < 1:
-        raise ValueError(f"letterbox needs a non-empty image and size >= 1, got {height}x{width} -> {size}")
+        raise UsageError(f"letterbox needs a non-empty image and size >= 1, got {height}x{width} -> {size}")
     scale = size / max(height, width)
     new_w = min(size, max(1, round(width * scale)))
     new_h = min(size, max(1, round(height * scale)))
@@ -98,7 +100,7 @@ def crop_people(
     if boxes.size == 0:
         boxes = boxes.reshape(0, 4)
     if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes_xyxy must be an (N, 4) array of x1 y1 x2 y2 pixels, got shape {boxes.shape}")
+        raise UsageError(f"boxes_xyxy must be an (N, 4) array of x1 y1 x2 y2 pixels, got shape {boxes.shape}")
     out = np.empty((len(boxes), size, size, 3), dtype=np.uint8)
     for i, box in enumerate(boxes):
         out[i] = crop_person(image, box, size=size, pad=pad)
@@ -116,19 +118,19 @@ def _check_rgb(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
-        raise ValueError(
+        raise UsageError(
             f"expected an HxWx3 uint8 RGB array, got shape {shape} dtype {dtype}; "
             "convert with np.asarray(pil_image.convert('RGB')) or cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)"
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"empty image of shape {image.shape}")
+        raise UsageError(f"empty image of shape {image.shape}")
 
 
 def _check_crop_params(size: int, pad: float) -> None:
     if size < 16:
-        raise ValueError(f"crop size must be >= 16 pixels, got {size} (the course uses 224; 96 when quick)")
+        raise UsageError(f"crop size must be >= 16 pixels, got {size} (the course uses 224; 96 when quick)")
     if pad < 0:
-        raise ValueError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
+        raise UsageError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
 
 
 def dataset_sources(root: str | Path) -> dict[str, str]:
@@ -149,7 +151,7 @@ def check_dataset(root: str | Path) -> Path:
     """The dataset root, or a FileNotFoundError that says what a dataset folder must contain."""
     root = Path(root)
     if not (root / "data.yaml").is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{root}: not a YOLO dataset (no data.yaml). A dataset folder holds data.yaml (class names) and "
             "train/valid/test/images + labels; make one with `fallkd merge` or `fallkd synth`"
         )
@@ -262,10 +264,10 @@ def extract_crops(
     """Cut every valid box of a YOLO dataset into OUT/{train,val,test}/{class}/ (resumable, atomic writes)."""
     _check_crop_params(size, pad)
     if min_box_pixels < 1:
-        raise ValueError(f"min_box_pixels must be >= 1, got {min_box_pixels}")
+        raise UsageError(f"min_box_pixels must be >= 1, got {min_box_pixels}")
     root, out = check_dataset(dataset), Path(out)
     if out.resolve() == root.resolve():
-        raise ValueError(f"out ({out}) must differ from the dataset folder; use e.g. {root.parent / 'crops'}")
+        raise UsageError(f"out ({out}) must differ from the dataset folder; use e.g. {root.parent / 'crops'}")
     names = read_class_names(root / "data.yaml")
     folders = [n.replace("/", "_").replace("\\", "_") for n in names]
     sources = dataset_sources(root)

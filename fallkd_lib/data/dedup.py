@@ -24,6 +24,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from fallkd_lib.errors import UsageError
+
 _PAIR_BLOCK = 4_000_000  # hash comparisons per chunk (about 32 MB of uint64 XORs)
 
 
@@ -50,7 +52,7 @@ def hash_hex(value: int) -> str:
 def iter_near_duplicate_pairs(hashes: list[int], max_distance: int) -> Iterator[np.ndarray]:
     """Chunks of the pairs (i, j), i < j, within max_distance bits; memory stays bounded by the chunk size."""
     if max_distance < 0:
-        raise ValueError(f"max_distance must be >= 0 bits, got {max_distance}")
+        raise UsageError(f"max_distance must be >= 0 bits, got {max_distance}")
     h = np.asarray(hashes, dtype=np.uint64)
     n = len(h)
     rows = max(1, _PAIR_BLOCK // max(n, 1))
@@ -122,7 +124,7 @@ def pattern_pairs(stems: list[str], sources: list[int], pattern: str | None) -> 
         return np.zeros((0, 2), dtype=np.int64)
     regex = re.compile(pattern)
     if regex.groups < 1:
-        raise ValueError(
+        raise UsageError(
             f"group_pattern {pattern!r} has no capture group; e.g. r'^(.+?)_\\d+' for a video prefix"
         )
     first: dict[tuple[int, str], int] = {}

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from fallkd_lib.data.yolo import label_path_for, list_images, split_image_dirs
+from fallkd_lib.errors import UsageError
 
 # One example of each kind of bad label line the validator knows (class ids assume 2+ classes).
 BAD_LINES = (
@@ -28,7 +29,7 @@ def copy_with_faults(source: str | Path, out: str | Path, truncate_images: int =
     images = [p for images_dir in split_image_dirs(out).values() for p in list_images(images_dir)]
     labelled = [p for p in images if label_path_for(p).exists()]
     if len(labelled) < len(BAD_LINES) + truncate_images:
-        raise ValueError(
+        raise UsageError(
             f"{source}: needs at least {len(BAD_LINES) + truncate_images} labelled images, has {len(labelled)}"
         )
     faults = []

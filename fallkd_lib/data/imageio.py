@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fallkd_lib.errors import FallkdError, UsageError
 
-class ImageReadError(OSError):
+
+class ImageReadError(FallkdError, OSError):
     """An image that cannot be decoded (truncated, corrupt, or not an image)."""
 
 
@@ -39,9 +41,14 @@ def save_image_atomic(image: Image.Image, path: str | Path, quality: int = 92) -
 
 
 def check_rgb_frame(frame: object, where: str) -> None:
-    """Raise a ValueError naming `where` unless frame is an (H, W, 3) uint8 RGB array."""
+    """Raise a UsageError naming `where` unless frame is a non-empty (H, W, 3) uint8 RGB array."""
     if not (
         isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
     ):
         got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise ValueError(f"{where}: expected an RGB uint8 array of shape (H, W, 3), got {got}")
+        raise UsageError(
+            f"{where}: expected an RGB uint8 array of shape (H, W, 3) (HxWx3 uint8 RGB), got {got}; convert with "
+            "np.asarray(pil_image.convert('RGB')) or cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)"
+        )
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise UsageError(f"{where}: empty image of shape {frame.shape}")

@@ -37,6 +37,7 @@ from fallkd_lib.data.classmap import (
 from fallkd_lib.data.dedup import content_hash, deduplicate, hash_hex, perceptual_hash
 from fallkd_lib.data.imageio import ImageReadError, open_rgb
 from fallkd_lib.data.split import check_fractions, grouped_stratified_split, image_label
+from fallkd_lib.errors import MissingFileError, UsageError
 
 NAMES = list(OUTPUT_NAMES)
 MERGE_FORMAT = 1  # report.json key "fallkd_merge": marks a folder this module may replace
@@ -120,20 +121,20 @@ def _normalise_sources(sources: list) -> list[tuple[str, Path]]:
         name, path = entry if isinstance(entry, tuple | list) else (Path(entry).resolve().name, entry)
         path = Path(path)
         if not path.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"source {name!r}: {path} is not a folder; pass a YOLO export (data.yaml + splits)"
             )
         if not name or any(c in str(name) for c in "/\\") or str(name) in (".", ".."):
-            raise ValueError(
+            raise UsageError(
                 f"source name {name!r} ({path}) must be a plain name; pass (name, path) to choose one"
             )
         result.append((str(name), path))
     seen = Counter(n for n, _ in result)
     twice = sorted(n for n, k in seen.items() if k > 1)
     if twice:
-        raise ValueError(f"source names must be unique, got {twice} more than once; pass (name, path) pairs")
+        raise UsageError(f"source names must be unique, got {twice} more than once; pass (name, path) pairs")
     if not result:
-        raise ValueError("no sources given: pass a list of dataset folders or (name, path) pairs")
+        raise UsageError("no sources given: pass a list of dataset folders or (name, path) pairs")
     return result
 
 
@@ -149,9 +150,9 @@ def is_fallkd_merge(folder: str | Path) -> bool:
 def _check_out(out: Path) -> None:
     """Refuse an output that is a file, or a non-empty folder that a previous merge did not write."""
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} is a file; choose a folder for the merged dataset")
+        raise UsageError(f"output {out} is a file; choose a folder for the merged dataset")
     if out.is_dir() and any(out.iterdir()) and not is_fallkd_merge(out):
-        raise ValueError(
+        raise UsageError(
             f"output folder {out} is not empty and is not a previous fallkd merge (no report.json with "
             f"'fallkd_merge'); choose a new or empty folder, or delete it yourself"
         )
@@ -254,7 +255,7 @@ def merge_datasets(
     if not kept:
         why = Counter(d["kind"] for d in dropped if d["kind"] in IMAGE_DROPS)
         examples = "; ".join(f"{d['file']}: {d['reason']}" for d in dropped[:3])
-        raise ValueError(
+        raise UsageError(
             f"no images left to merge from {[s for s, _ in srcs]}: {n_input} image(s) found in split/images "
             f"folders, dropped {dict(why)}{' e.g. ' + examples if examples else ''}; fix or replace the sources"
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fallkd_lib.data.yolo import read_class_names, split_image_dirs
+from fallkd_lib.errors import MissingFileError, MissingSecretError, OutputExistsError, RemoteError, UsageError
 
 KEY_NAME = "ROBOFLOW_API_KEY"
 API_URL = "https://api.roboflow.com"
@@ -47,7 +48,7 @@ PRESETS: dict[str, RoboflowPreset] = {
 }
 
 
-class OfflineError(ConnectionError):
+class OfflineError(RemoteError):
     """The network is needed but not reachable."""
 
 
@@ -75,7 +76,7 @@ def get_roboflow_key() -> str:
         except Exception:  # noqa: BLE001 - not on Kaggle, or no such secret
             key = ""
     if not key:
-        raise KeyError(
+        raise MissingSecretError(
             f"no Roboflow API key: set the environment variable {KEY_NAME}, or add a secret named {KEY_NAME} "
             "(Colab: key icon in the left bar; Kaggle: Add-ons > Secrets). Offline, use import_export() "
             "on a downloaded export, or the synthetic data (`fallkd synth`)."
@@ -101,7 +102,7 @@ def _get_json(url: str, timeout: float) -> dict:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        raise ConnectionError(
+        raise RemoteError(
             f"Roboflow answered HTTP {exc.code} for {_redact(url)}: check the workspace, project, version and key"
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
@@ -141,7 +142,7 @@ def download_roboflow(
     info = _get_json(f"{API_URL}/{workspace}/{project}/{version}/{fmt}?{query}", timeout)
     link = (info.get("export") or {}).get("link")
     if not link:
-        raise ConnectionError(
+        raise RemoteError(
             f"Roboflow gave no export link for {workspace}/{project}/{version} ({fmt}); generate the export "
             "once on the dataset's Universe page, then try again"
         )
@@ -155,7 +156,7 @@ def download_roboflow(
 def download_preset(name: str, out: str | Path, version: int | None = None, timeout: float = 30.0) -> Path:
     """Download one of the reference report's datasets by preset name."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        raise UsageError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
     return download_roboflow(
         preset.workspace, preset.project, version or preset.version, out, timeout=timeout
@@ -168,7 +169,7 @@ def _dataset_root(folder: Path) -> Path:
         return folder
     found = sorted(folder.rglob("data.yaml"), key=lambda p: len(p.parts))
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder}: no data.yaml found; export the dataset from Roboflow in a YOLO format (e.g. 'YOLOv5 PyTorch')"
         )
     return found[0].parent
@@ -181,7 +182,7 @@ def _safe_extract(archive: Path, target: Path) -> None:
         for member in zf.namelist():
             dest = (target / member).resolve()
             if base != dest and base not in dest.parents:
-                raise ValueError(
+                raise UsageError(
                     f"{archive}: member {member!r} would be written outside {target}; refusing to unzip"
                 )
         zf.extractall(target)
@@ -191,15 +192,15 @@ def import_export(source: str | Path, out: str | Path) -> Path:
     """Bring a local Roboflow YOLO export (a folder or a .zip) to `out`, check its layout, and return `out`."""
     source, out = Path(source), Path(out)
     if not source.exists():
-        raise FileNotFoundError(f"{source} not found: pass a Roboflow YOLO export folder or its .zip")
+        raise MissingFileError(f"{source} not found: pass a Roboflow YOLO export folder or its .zip")
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty: choose another --out or delete it")
+        raise OutputExistsError(f"{out} exists and is not empty: choose another --out or delete it")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         staging = Path(tmp) / "staging"
         if source.is_file():
             if not zipfile.is_zipfile(source):
-                raise ValueError(
+                raise UsageError(
                     f"{source} is not a zip archive: pass an export folder or the .zip Roboflow gives"
                 )
             _safe_extract(source, staging)

@@ -13,6 +13,7 @@ import random
 from collections import Counter, defaultdict
 
 from fallkd_lib.data.yolo import SPLITS
+from fallkd_lib.errors import UsageError
 
 LABEL_ORDER = ("fall", "normal", "background")
 
@@ -28,13 +29,13 @@ def check_fractions(fractions: tuple[float, ...]) -> tuple[float, float, float]:
     """The (train, valid, test) fractions, after checking there are three, none negative, summing to 1."""
     values = tuple(float(f) for f in fractions)
     if len(values) != len(SPLITS):
-        raise ValueError(f"split fractions must be 3 numbers for {'/'.join(SPLITS)}, got {fractions!r}")
+        raise UsageError(f"split fractions must be 3 numbers for {'/'.join(SPLITS)}, got {fractions!r}")
     if any(not math.isfinite(f) or f < 0 for f in values) or values[0] <= 0:
-        raise ValueError(
+        raise UsageError(
             f"split fractions {fractions!r} must be >= 0 with a positive train share, e.g. (0.7, 0.15, 0.15)"
         )
     if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
-        raise ValueError(
+        raise UsageError(
             f"split fractions {fractions!r} sum to {sum(values):g}, not 1; e.g. (0.7, 0.15, 0.15) for train/valid/test"
         )
     return values  # type: ignore[return-value]
@@ -53,7 +54,7 @@ def grouped_stratified_split(
     """ "train" / "valid" / "test" per item; a group never straddles splits, class shares follow fractions."""
     fractions = check_fractions(fractions)
     if len(labels) != len(groups):
-        raise ValueError(f"labels ({len(labels)}) and groups ({len(groups)}) must have the same length")
+        raise UsageError(f"labels ({len(labels)}) and groups ({len(groups)}) must have the same length")
     members: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
         members[g].append(i)

@@ -11,11 +11,13 @@ from tqdm.auto import tqdm
 
 from fallkd_lib.data.crops import check_dataset, dataset_sources, image_size
 from fallkd_lib.data.yolo import SPLITS, iter_dataset, read_class_names
+from fallkd_lib.errors import UsageError
 
 BOX_COLUMNS = (
     *("split", "source", "image", "image_width", "image_height", "box_index", "class_id", "class"),
     *("width_px", "height_px", "area_frac", "aspect"),
 )
+
 IMAGE_COLUMNS = ("split", "source", "image", "n_boxes", "n_invalid_lines", "label")
 BALANCE_COLUMNS = ("by", "group", "class", "count", "share")
 
@@ -120,7 +122,7 @@ def best_aspect_threshold(boxes: pd.DataFrame, positive: str = "fall") -> tuple[
     """(threshold, balanced accuracy) of the best rule `aspect > t -> positive`: how far aspect ratio alone goes."""
     is_pos = (boxes["class"].astype(str) == positive).to_numpy()
     if is_pos.all() or not is_pos.any():
-        raise ValueError(
+        raise UsageError(
             f"need boxes of class {positive!r} and of other classes, got {int(is_pos.sum())} of {len(is_pos)}"
         )
     aspect = boxes["aspect"].to_numpy(dtype=float)

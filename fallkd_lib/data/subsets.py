@@ -7,13 +7,15 @@ import os
 import shutil
 from pathlib import Path
 
+from fallkd_lib.errors import MissingFileError, UsageError
+
 
 def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
     """One ImageFolder per source of a crop folder's manifest, as hard links (copies where links fail)."""
     crops_dir, out = Path(crops_dir), Path(out)
     manifest = crops_dir / "manifest.csv"
     if not manifest.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{manifest} not found: make the crops with `fallkd crops` (it writes the manifest)"
         )
     with open(manifest, newline="", encoding="utf-8") as f:
@@ -33,7 +35,7 @@ def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
     for source, folder in folders.items():
         missing = [s for s in ("train", "val") if not (folder / s).is_dir()]
         if missing:
-            raise ValueError(
+            raise UsageError(
                 f"source {source!r} has no {'/'.join(missing)} crops in {crops_dir}: it cannot be trained on"
             )
     return folders

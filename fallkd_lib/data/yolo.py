@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from fallkd_lib.errors import MissingFileError, UsageError
+
 SPLITS = ("train", "valid", "test")
 SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "val"), "test": ("test",)}
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -66,7 +68,7 @@ def read_class_names(data_yaml: str | Path) -> list[str]:
     """Class names from a data.yaml, whether `names` is a list or an {id: name} dict."""
     data_yaml = Path(data_yaml)
     if not data_yaml.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{data_yaml} not found: a YOLO export has a data.yaml with the class names at its root"
         )
     with open(data_yaml, encoding="utf-8") as f:
@@ -75,11 +77,11 @@ def read_class_names(data_yaml: str | Path) -> list[str]:
     if isinstance(names, dict):
         ids = sorted(int(k) for k in names)
         if ids != list(range(len(ids))):
-            raise ValueError(f"{data_yaml}: class ids in `names` must be 0..{len(ids) - 1}, got {ids}")
+            raise UsageError(f"{data_yaml}: class ids in `names` must be 0..{len(ids) - 1}, got {ids}")
         return [str(names[k]) for k in sorted(names, key=int)]
     if isinstance(names, list) and names:
         return [str(n) for n in names]
-    raise ValueError(f"{data_yaml}: `names` must be a non-empty list or dict of class names, got {names!r}")
+    raise UsageError(f"{data_yaml}: `names` must be a non-empty list or dict of class names, got {names!r}")
 
 
 def split_image_dirs(root: str | Path) -> dict[str, Path]:
@@ -93,7 +95,7 @@ def split_image_dirs(root: str | Path) -> dict[str, Path]:
                 found[split] = images
                 break
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{root}: no split folders found; expected {'/'.join(SPLITS)}/images (a Roboflow YOLO export)"
         )
     return found

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from fallkd_lib.detect.state import FallEvent
+from fallkd_lib.errors import FallkdError
 
 _log = logging.getLogger(__name__)
 _APPEND_LOCK = threading.Lock()
 
 
-class AlertDeliveryError(RuntimeError):
+class AlertDeliveryError(FallkdError, RuntimeError):
     """A sink could not deliver an alert; the message names the (redacted) destination and the cause."""
 
 

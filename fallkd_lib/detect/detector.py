@@ -27,6 +27,7 @@ from fallkd_lib.detect.detector_data import (  # noqa: F401 (detector_dataset* r
     detector_dataset,
     detector_dataset_info,
 )
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.settings import import_ultralytics, is_offline_requested, keep_torch_threads
 
@@ -41,6 +42,7 @@ YOLOV5U_NOTE = (
     "parameters; <= 20 GFLOPs fits, 20-30 tight) YOLOv5su at 640 is 'tight' where YOLOv5s 'fits': expect about "
     "1.45x the detector's compute per frame at 640, or run it at 512 px (15.3 GFLOPs, 'fits') to stay in budget."
 )
+
 _AMP_CHECK_WEIGHTS = "yolo26n.pt"  # what ultralytics' AMP check downloads on a GPU
 
 
@@ -113,7 +115,7 @@ def _finished_run(run_dir: Path) -> dict | None:
         return None
     if summary.is_file():
         return json.loads(summary.read_text(encoding="utf-8"))
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{last} is a finished run (no optimizer state to resume) without {summary}: evaluate "
         f"{run_dir / 'weights' / 'best.pt'} with evaluate_detector, or train again with resume=False"
     )
@@ -152,7 +154,7 @@ def train_detector(
     """
     data_yaml = Path(data_yaml).resolve()
     if not data_yaml.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{data_yaml} not found: make the detector's dataset with detector_dataset(...)"
         )
     run_dir = Path(out_dir).resolve() / name
@@ -161,7 +163,7 @@ def train_detector(
     if resume == "auto":  # notebooks: continue (or just re-read) a run that exists, else start one
         resume = last.is_file()
     if resume and not last.is_file():
-        raise FileNotFoundError(f"nothing to resume: {last} does not exist; train with resume=False first")
+        raise MissingFileError(f"nothing to resume: {last} does not exist; train with resume=False first")
     YOLO = _yolo_class()
     device = _pick_device(device)
     use_amp = (device not in ("cpu", "mps")) if amp is None else bool(amp)
@@ -233,7 +235,7 @@ def evaluate_detector(
     """mAP50, mAP50-95, mean and per-class precision/recall of a detector on one split (ultralytics val, no plots)."""
     data_yaml = Path(data_yaml).resolve()
     if not data_yaml.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{data_yaml} not found: make the detector's dataset with detector_dataset(...)"
         )
     key = check_split(data_yaml, split)
@@ -266,7 +268,7 @@ def load_detector(path: str | Path) -> object:
     YOLO = _yolo_class()
     yolo = YOLO(str(path), task="detect")
     if yolo.task != "detect":
-        raise ValueError(f"{path} is a YOLO {yolo.task!r} model, not a detector: pass the detector's best.pt")
+        raise UsageError(f"{path} is a YOLO {yolo.task!r} model, not a detector: pass the detector's best.pt")
     return yolo
 
 

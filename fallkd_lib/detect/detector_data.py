@@ -31,6 +31,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from fallkd_lib.data import yolo
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import write_text_atomic
 from fallkd_lib.settings import is_offline_requested
 
@@ -56,14 +57,14 @@ def _link(target: Path, link: Path) -> str:
 def _check_out(out: Path, merged_root: Path) -> None:
     """Refuse to write into the merged dataset or into a folder that detector_dataset did not make."""
     if out == merged_root or merged_root in out.parents or out in merged_root.parents:
-        raise ValueError(f"out={out} overlaps the merged dataset {merged_root}: choose a folder beside it")
+        raise UsageError(f"out={out} overlaps the merged dataset {merged_root}: choose a folder beside it")
     if out.is_dir() and any(out.iterdir()):
         try:
             cfg = yaml.safe_load((out / "data.yaml").read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             cfg = {}
         if not isinstance(cfg, dict) or MARKER not in cfg:
-            raise ValueError(
+            raise UsageError(
                 f"{out} is not empty and was not written by detector_dataset (no `{MARKER}` in its data.yaml): "
                 "choose an empty or new folder"
             )
@@ -71,7 +72,7 @@ def _check_out(out: Path, merged_root: Path) -> None:
 
 def _merged_names(merged_root: Path) -> list[str]:
     if not (merged_root / "data.yaml").is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{merged_root / 'data.yaml'} not found: make the merged dataset first with "
             f"`fallkd merge SOURCE... --out {merged_root}` (or `fallkd demo` for the synthetic one)"
         )
@@ -111,18 +112,18 @@ def detector_dataset(
     (``emptied_left_out``) unless keep_emptied.
     """
     if mode not in DETECTOR_MODES:
-        raise ValueError(f"unknown detector mode {mode!r}: choose one of {sorted(DETECTOR_MODES)}")
+        raise UsageError(f"unknown detector mode {mode!r}: choose one of {sorted(DETECTOR_MODES)}")
     merged_root, out = Path(merged_root).resolve(), Path(out).resolve()
     source_names = _merged_names(merged_root)
     if mode == "fall_normal" and source_names != DETECTOR_MODES["fall_normal"]:
-        raise ValueError(
+        raise UsageError(
             f"{merged_root / 'data.yaml'}: mode 'fall_normal' needs names {DETECTOR_MODES['fall_normal']}, got "
             f"{source_names}; merge the sources with `fallkd merge` first, or use mode='person'"
         )
     image_dirs = yolo.split_image_dirs(merged_root)
     for split in ("train", "valid"):
         if split not in image_dirs or not yolo.list_images(image_dirs[split]):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{merged_root}: the {split!r} split has no images ({split}/images); a detector needs train and "
                 "valid images: re-run `fallkd merge` with a split that gives every split some images"
             )
@@ -181,7 +182,7 @@ def detector_dataset_info(data_yaml: str | Path) -> dict:
     data_yaml = Path(data_yaml)
     cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
     if MARKER not in cfg:
-        raise ValueError(f"{data_yaml} was not written by detector_dataset (no `{MARKER}` key)")
+        raise UsageError(f"{data_yaml} was not written by detector_dataset (no `{MARKER}` key)")
     return dict(cfg[MARKER])
 
 
@@ -191,7 +192,7 @@ def check_split(data_yaml: Path, split: str) -> str:
     cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8")) or {}
     present = [k for k in ("train", "val", "test") if cfg.get(k)]
     if key not in present:
-        raise ValueError(f"{data_yaml} has no {split!r} split; choose one of {present}")
+        raise UsageError(f"{data_yaml} has no {split!r} split; choose one of {present}")
     return key
 
 
@@ -216,7 +217,7 @@ def check_detector_file(path: Path) -> None:
     """Raise a clear error when `path` is not an ultralytics detector checkpoint or ONNX export."""
     expected = "pass the detector's weights/best.pt (from train_detector) or its ultralytics ONNX export"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: {expected}")
+        raise MissingFileError(f"{path} not found: {expected}")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         import onnx  # only needed for .onnx files
@@ -224,23 +225,23 @@ def check_detector_file(path: Path) -> None:
         try:
             graph = onnx.load(str(path), load_external_data=False)
         except Exception as e:
-            raise ValueError(f"{path} is not a readable ONNX model ({type(e).__name__}): {expected}") from e
+            raise UsageError(f"{path} is not a readable ONNX model ({type(e).__name__}): {expected}") from e
         if "names" not in {p.key for p in graph.metadata_props}:
-            raise ValueError(
+            raise UsageError(
                 f"{path} is an ONNX model without ultralytics' metadata (names, stride): {expected}"
             )
         return
     if suffix != ".pt":
-        raise ValueError(f"{path}: expected a .pt or .onnx file, got {suffix or 'no suffix'!r}: {expected}")
+        raise UsageError(f"{path}: expected a .pt or .onnx file, got {suffix or 'no suffix'!r}: {expected}")
     strings = _pickle_strings(path)
     if strings is None:
-        raise ValueError(f"{path} is not a PyTorch checkpoint (torch.save archive): {expected}")
+        raise UsageError(f"{path} is not a PyTorch checkpoint (torch.save archive): {expected}")
     if "fallkd-checkpoint" in strings:
-        raise ValueError(
+        raise UsageError(
             f"{path}: this looks like a fallkd classifier checkpoint, not a detector: {expected}"
         )
     if not any(s.startswith("ultralytics") for s in strings):
-        raise ValueError(
+        raise UsageError(
             f"{path} is a PyTorch file but not an ultralytics detector checkpoint (a classifier checkpoint or a "
             f"plain state_dict?): {expected}"
         )

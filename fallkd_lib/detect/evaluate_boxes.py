@@ -30,6 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from fallkd_lib.data.yolo import SPLITS, iter_dataset, read_class_names
+from fallkd_lib.errors import MissingFileError, UsageError
 
 _log = logging.getLogger(__name__)
 LABELS = ("fall", "normal")  # class ids 0 and 1 of the merged dataset
@@ -59,7 +60,7 @@ def match_boxes(
     unmatched (a false positive), as in the VOC / COCO protocols.
     """
     if not 0.0 < float(iou_threshold) <= 1.0:
-        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}; 0.5 is the usual choice")
+        raise UsageError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}; 0.5 is the usual choice")
     iou = box_iou_matrix(pred_xyxy, gt_xyxy)
     p_idx, g_idx = np.nonzero(iou >= iou_threshold)
     order = np.lexsort((g_idx, p_idx, -iou[p_idx, g_idx]))
@@ -81,7 +82,7 @@ def _label(value: object, where: str) -> str:
         return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= int(value) < len(LABELS):
         return LABELS[int(value)]
-    raise ValueError(f"{where}: label {value!r} is not one of {LABELS} (or class id 0 = fall, 1 = normal)")
+    raise UsageError(f"{where}: label {value!r} is not one of {LABELS} (or class id 0 = fall, 1 = normal)")
 
 
 def _box(value: object, where: str) -> tuple[float, float, float, float]:
@@ -91,7 +92,7 @@ def _box(value: object, where: str) -> tuple[float, float, float, float]:
     except (TypeError, ValueError):
         coords = ()
     if len(coords) != 4 or not all(math.isfinite(v) for v in coords):
-        raise ValueError(f"{where}: box {value!r} is not 4 finite numbers (x1, y1, x2, y2) in pixels")
+        raise UsageError(f"{where}: box {value!r} is not 4 finite numbers (x1, y1, x2, y2) in pixels")
     return coords  # type: ignore[return-value]
 
 
@@ -109,17 +110,17 @@ def _image_counts(image: Mapping, k: int, iou_threshold: float, score_threshold:
     """Match one image's boxes and count each outcome (keys as in fall_detection_scores)."""
     name = f"image {k}" + (f" ({image['image']})" if isinstance(image, Mapping) and "image" in image else "")
     if not isinstance(image, Mapping) or "gt" not in image or "pred" not in image:
-        raise ValueError(
+        raise UsageError(
             f"{name}: expected a dict with 'gt': [(box, label)] and 'pred': [(box, label, score)]"
         )
     gt, pred = [], []
     for i, item in enumerate(image["gt"]):
         if not isinstance(item, Sequence) or len(item) != 2:
-            raise ValueError(f"{name}: gt[{i}] = {item!r} is not a (box, label) pair")
+            raise UsageError(f"{name}: gt[{i}] = {item!r} is not a (box, label) pair")
         gt.append((_box(item[0], f"{name} gt[{i}]"), _label(item[1], f"{name} gt[{i}]")))
     for i, item in enumerate(image["pred"]):
         if not isinstance(item, Sequence) or len(item) != 3:
-            raise ValueError(f"{name}: pred[{i}] = {item!r} is not a (box, label, score) triple")
+            raise UsageError(f"{name}: pred[{i}] = {item!r} is not a (box, label, score) triple")
         if float(item[2]) >= score_threshold:
             pred.append((_box(item[0], f"{name} pred[{i}]"), _label(item[1], f"{name} pred[{i}]")))
     counts: Counter = Counter(images=1)
@@ -179,7 +180,7 @@ def compare_detection_modes(
 ) -> pd.DataFrame:
     """One row of fall_detection_scores per mode (e.g. MODES), indexed by mode name, for the notebook table."""
     if not per_mode:
-        raise ValueError(f"per_mode is empty: pass {{mode name: images}}, e.g. keys {MODES}")
+        raise UsageError(f"per_mode is empty: pass {{mode name: images}}, e.g. keys {MODES}")
     sizes = {mode: len(images) for mode, images in per_mode.items()}
     if len(set(sizes.values())) > 1:
         _log.warning(
@@ -199,7 +200,7 @@ def _label_of(names: list[str], class_map: Mapping[str, str] | None, root: Path)
     hint = "read a merged dataset (names [fall, normal]) or pass class_map={name: 'fall' | 'normal' | 'drop'}"
     if class_map is None:
         if not set(names) <= set(LABELS):
-            raise ValueError(f"{root / 'data.yaml'}: classes {names} are not fall / normal; {hint}")
+            raise UsageError(f"{root / 'data.yaml'}: classes {names} are not fall / normal; {hint}")
         return list(names)
     unknown = [n for n in names if n not in class_map]
     bad = {n: t for n, t in class_map.items() if t not in (*LABELS, "drop")}
@@ -207,7 +208,7 @@ def _label_of(names: list[str], class_map: Mapping[str, str] | None, root: Path)
         problems = ([f"no target for {unknown}"] if unknown else []) + (
             [f"targets {bad} are not fall / normal / drop"] if bad else []
         )
-        raise ValueError(f"{root / 'data.yaml'}: classes {names}: {'; '.join(problems)}; {hint}")
+        raise UsageError(f"{root / 'data.yaml'}: classes {names}: {'; '.join(problems)}; {hint}")
     return [None if class_map[n] == "drop" else class_map[n] for n in names]
 
 
@@ -225,7 +226,7 @@ def yolo_ground_truth(
     """
     root = Path(dataset_root)
     if split not in SPLITS:
-        raise ValueError(f"split {split!r} is not one of {SPLITS}")
+        raise UsageError(f"split {split!r} is not one of {SPLITS}")
     names = read_class_names(root / "data.yaml")
     labels = _label_of(names, class_map, root)
     out: list[dict] = []
@@ -233,7 +234,7 @@ def yolo_ground_truth(
     unreadable: list[str] = []
     items = list(iter_dataset(root, (split,)))
     if not items:
-        raise FileNotFoundError(f"{root}: split {split!r} has no images (or no {split}/images folder)")
+        raise MissingFileError(f"{root}: split {split!r} has no images (or no {split}/images folder)")
     for item in tqdm(items, desc=f"ground truth {split}", unit="img", disable=not progress):
         try:
             with Image.open(item.image) as im:

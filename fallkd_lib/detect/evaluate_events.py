@@ -47,6 +47,7 @@ import pandas as pd
 from fallkd_lib.data.synthetic.clips import read_clip_truth
 from fallkd_lib.detect.evaluate_boxes import box_iou_matrix
 from fallkd_lib.detect.state import FallEvent
+from fallkd_lib.errors import MissingFileError, UsageError
 
 _log = logging.getLogger(__name__)
 FALSE_REASONS = ("recovered", "not_fallen", "no_person")
@@ -79,11 +80,11 @@ def _truth(truth: Mapping | str | Path) -> Mapping:
         return read_clip_truth(truth)
     missing = [k for k in ("fps", "n_frames", "frames", "events") if k not in truth]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"clip truth {truth.get('video', '?')!r} lacks {missing}: pass what read_clip_truth(OUT.json) returns"
         )
     if not truth["fps"] > 0 or len(truth["frames"]) != truth["n_frames"] or truth["n_frames"] < 1:
-        raise ValueError(
+        raise UsageError(
             f"clip truth {truth.get('video', '?')!r}: need fps > 0 and n_frames == len(frames) >= 1, got "
             f"fps={truth['fps']!r}, n_frames={truth['n_frames']!r}, {len(truth['frames'])} frames"
         )
@@ -147,7 +148,7 @@ def score_clip_events(
     """
     truth = _truth(truth)
     if not (math.isfinite(alert_after) and alert_after >= 0):
-        raise ValueError(
+        raise UsageError(
             f"alert_after={alert_after!r}: pass the tracker's FallStateConfig.alert_after (seconds)"
         )
     falls, unlabelled = _falls(truth, float(alert_after))
@@ -248,7 +249,7 @@ def score_clip_set(
     duplicates_per_hour, unscored_alerts, false_by_reason) plus "by_scenario" and "per_clip".
     """
     if not results:
-        raise ValueError("results is empty: pass [(truth dict or OUT.json path, events of that clip), ...]")
+        raise UsageError("results is empty: pass [(truth dict or OUT.json path, events of that clip), ...]")
     per_clip = [
         score_clip_events(truth, events, alert_after=alert_after, alert_kind=alert_kind, match_iou=match_iou)
         for truth, events in results
@@ -275,7 +276,7 @@ def read_event_log(path: str | Path) -> list[dict]:
     path = Path(path)
     path = path / "events.jsonl" if path.is_dir() else path
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} not found: run the pipeline (FallPipeline.run / `fallkd detect`) first"
         )
     with open(path, encoding="utf-8") as f:

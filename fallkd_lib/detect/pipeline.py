@@ -23,6 +23,7 @@ from fallkd_lib.data.crops import crop_people
 from fallkd_lib.detect.alerts import Alert, AlertDispatcher
 from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
 from fallkd_lib.detect.video import Frame
+from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.settings import keep_torch_threads
 from fallkd_lib.viz.draw import draw_tracks
@@ -128,7 +129,7 @@ class FallPipeline:
 
             classifier = load_classifier(classifier, device=device)
         if not (hasattr(classifier, "predict") or callable(classifier)):
-            raise ValueError(f"classifier {classifier!r} has no predict(crops) and is not callable")
+            raise UsageError(f"classifier {classifier!r} has no predict(crops) and is not callable")
         self.detector, self.classifier = detector, classifier
         self.imgsz, self.conf, self.pad, self.tracker_cfg = int(imgsz), float(conf), float(pad), tracker
         self.crop_size = int(crop_size or getattr(classifier, "image_size", 0) or 224)

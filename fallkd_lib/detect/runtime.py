@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fallkd_lib.errors import MissingFileError, UsageError
+
 CLASSIFIER_HINT = (
     "pass a classifier run folder (holding best.pt, from `fallkd train-cls` or `fallkd distill`), its best.pt, "
     "or its ONNX export (fallkd_lib.export.export_classifier_onnx)"
@@ -32,7 +34,7 @@ def preprocess(
     """(N, S, S, 3) uint8 RGB crops -> (N, 3, image_size, image_size) float32, resized and normalised as a batch."""
     crops = np.asarray(crops)
     if crops.ndim != 4 or crops.shape[-1] != 3 or crops.dtype != np.uint8:
-        raise ValueError(
+        raise UsageError(
             f"crops must be an (N, S, S, 3) uint8 RGB array (from crop_people), got {crops.dtype} {crops.shape}"
         )
     # uint8 goes to the device (4x less to copy than float32); the arithmetic runs there, as one batch
@@ -54,7 +56,7 @@ def fall_class_index(class_names: list[str], source: str | Path) -> int:
     matches = [i for i, name in enumerate(class_names) if "fall" in name.lower()]
     if len(matches) == 1:
         return matches[0]
-    raise ValueError(
+    raise UsageError(
         f"{source}: cannot tell which class is the fall among {class_names}; train on fall/normal crops"
     )
 
@@ -174,7 +176,7 @@ class OnnxClassifier(ClassifierRuntime):
         except ValueError:
             raise
         except Exception as exc:  # protobuf decode errors and the like
-            raise ValueError(
+            raise UsageError(
                 f"{path} is not a readable ONNX model ({type(exc).__name__}): {CLASSIFIER_HINT}"
             ) from exc
         available = ort.get_available_providers()
@@ -214,21 +216,21 @@ def load_classifier(path: str | Path, device: str | None = None) -> ClassifierRu
     path = Path(path)
     if path.is_dir():
         if not (path / "best.pt").is_file():
-            raise FileNotFoundError(f"{path} is a folder without best.pt: {CLASSIFIER_HINT}")
+            raise MissingFileError(f"{path} is a folder without best.pt: {CLASSIFIER_HINT}")
         return TorchClassifier.from_checkpoint(path / "best.pt", device)
     if not path.is_file():
-        raise FileNotFoundError(f"classifier {path} not found: {CLASSIFIER_HINT}")
+        raise MissingFileError(f"classifier {path} not found: {CLASSIFIER_HINT}")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         return OnnxClassifier.from_file(path, device)
     if suffix in (".pt", ".pth"):
         if _is_ultralytics_file(path):
-            raise ValueError(
+            raise UsageError(
                 f"{path}: this is an ultralytics detector checkpoint, not a classifier: pass it as --detector; "
                 f"{CLASSIFIER_HINT}"
             )
         return TorchClassifier.from_checkpoint(path, device)
-    raise ValueError(
+    raise UsageError(
         f"{path}: expected a run folder, a .pt checkpoint or an .onnx file, got {suffix or 'no suffix'!r}: "
         f"{CLASSIFIER_HINT}"
     )

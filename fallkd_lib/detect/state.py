@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from fallkd_lib.errors import UsageError
+
 _log = logging.getLogger(__name__)
 
 STATES = ("normal", "down", "alerted", "recovered")
@@ -58,13 +60,13 @@ class FallStateConfig:
         for name in ("smoothing", "alert_after", "cooldown", "recovery", "forget_after"):
             value = getattr(self, name)
             if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
+                raise UsageError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
         if self.forget_after == 0:
-            raise ValueError(
+            raise UsageError(
                 "FallStateConfig.forget_after=0 would drop every track at each frame; use e.g. 5.0"
             )
         if not (0.0 <= self.exit < self.enter <= 1.0):
-            raise ValueError(
+            raise UsageError(
                 f"FallStateConfig: need 0 <= exit < enter <= 1, got exit={self.exit!r}, enter={self.enter!r}; "
                 "the defaults are enter=0.7, exit=0.4"
             )
@@ -124,9 +126,9 @@ class FallTracker:
         """Feed one frame: (track_id, fall_prob, box_xyxy) per visible person; return the events it caused."""
         t = float(timestamp)
         if not math.isfinite(t):
-            raise ValueError(f"timestamp {timestamp!r} is not a finite number of seconds")
+            raise UsageError(f"timestamp {timestamp!r} is not a finite number of seconds")
         if self._now is not None and t < self._now:
-            raise ValueError(
+            raise UsageError(
                 f"timestamp {t!r} is earlier than the previous one {self._now!r}: timestamps must not go "
                 "backwards; pass the frame's capture time or frame_index / fps, and use a new FallTracker "
                 "when a video restarts"

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from fallkd_lib.data.imageio import ImageReadError, open_rgb
+from fallkd_lib.errors import MissingFileError, RemoteError, UsageError
 
 _log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -71,7 +72,7 @@ def _image_frames(paths: list[Path], fps: float, stats: SourceStats) -> Iterator
 def _video_frames(path: Path, fps: float | None, stats: SourceStats) -> Iterator[Frame]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise ValueError(
+        raise UsageError(
             f"{path}: OpenCV cannot open this video (not a video, truncated, or a codec this OpenCV build "
             "lacks); re-encode it to H.264/mp4v .mp4 or MJPG .avi, or pass a folder of images"
         )
@@ -90,7 +91,7 @@ def _video_frames(path: Path, fps: float | None, stats: SourceStats) -> Iterator
     finally:
         cap.release()
     if index == 0:
-        raise ValueError(f"{path}: the video opened but holds no readable frame (empty or damaged file)")
+        raise UsageError(f"{path}: the video opened but holds no readable frame (empty or damaged file)")
 
 
 def _live_frames(
@@ -122,7 +123,7 @@ def _live_frames(
                 cap = None
             failures += 1
             if failures > retries:
-                raise ConnectionError(
+                raise RemoteError(
                     f"camera {shown}: no frame after {retries} reconnect attempt(s) (stream dropped or camera "
                     "unreachable); check the URL/index, the network and the camera's power, or raise retries"
                 )
@@ -159,20 +160,20 @@ def iter_frames(
         return
     path = Path(source)
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} not found: pass an image, a folder of images, a video file, a webcam index (0) or an "
             "rtsp:// / http:// URL"
         )
     if path.is_dir():
         paths = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
-            raise ValueError(f"{path}: folder without images ({', '.join(IMAGE_SUFFIXES)})")
+            raise UsageError(f"{path}: folder without images ({', '.join(IMAGE_SUFFIXES)})")
         yield from _image_frames(paths, fps or 1.0, stats)
         return
     if path.suffix.lower() in IMAGE_SUFFIXES:
         frames = list(_image_frames([path], fps or 1.0, stats))
         if not frames:
-            raise ValueError(f"{path}: unreadable image (truncated or not an image); replace the file")
+            raise UsageError(f"{path}: unreadable image (truncated or not an image); replace the file")
         yield from frames
         return
     yield from _video_frames(path, fps, stats)
@@ -189,7 +190,7 @@ class VideoSink:
         codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
         self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
         if not self._writer.isOpened():
-            raise ValueError(f"cannot write {self.path} with codec {codec}: use an .mp4 or .avi path")
+            raise UsageError(f"cannot write {self.path} with codec {codec}: use an .mp4 or .avi path")
 
     def write(self, image: np.ndarray) -> None:
         """Append one RGB uint8 frame."""

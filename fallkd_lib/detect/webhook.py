@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 
 from fallkd_lib.detect.alerts import Alert, AlertDeliveryError
+from fallkd_lib.errors import UsageError
 
 _log = logging.getLogger(__name__)
 _RETRY_4XX = {408, 425, 429}  # client errors that are worth another try; others (401, 404, ...) never heal
@@ -57,9 +58,9 @@ class WebhookSink:
         self.url = redact_url(url)  # safe to show; the real one stays private
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook URL {self.url!r} must be http:// or https:// with a host name")
+            raise UsageError(f"webhook URL {self.url!r} must be http:// or https:// with a host name")
         if not timeout > 0 or retries < 0 or backoff < 0:
-            raise ValueError(
+            raise UsageError(
                 f"WebhookSink: need timeout > 0, retries >= 0, backoff >= 0; got timeout={timeout!r}, "
                 f"retries={retries!r}, backoff={backoff!r}"
             )

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import save_torch_atomic
 
 FORMAT = "fallkd-teacher-cache/1"
@@ -79,7 +80,7 @@ def dataset_manifest(dataset: FingerprintSource) -> dict[str, Any]:
         full = Path(os.path.abspath(p if p.is_absolute() or base is None else base / p))
         rel = full.relative_to(base) if base is not None and full.is_relative_to(base) else Path(path)
         if not full.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"sample file {full} listed by the dataset does not exist: rebuild the dataset (crop folder) "
                 "or fix its samples list before fingerprinting it."
             )
@@ -166,11 +167,11 @@ class TeacherCache:
     def lookup(self, ids: Tensor) -> Tensor:
         """The teacher logits of these sample ids, [len(ids), C] float32, on the ids' device."""
         if ids.dim() != 1 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
-            raise ValueError(
+            raise UsageError(
                 f"ids must be a 1-D integer tensor of sample indices, got {ids.dtype} {tuple(ids.shape)}"
             )
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= len(self)):
-            raise ValueError(
+            raise UsageError(
                 f"sample ids {int(ids.min())}..{int(ids.max())} fall outside the cache's 0..{len(self) - 1}: "
                 "the cache was built on another dataset (split?) than the one being trained on."
             )
@@ -195,7 +196,7 @@ def read_teacher_cache(path: str | Path) -> TeacherCache:
     """Read a cache file WITHOUT checking it against a dataset (use `load_teacher_cache` for training)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no teacher cache at {path}: build it first with `fallkd cache-teacher` (or cache_teacher_logits)."
         )
     try:
@@ -203,7 +204,7 @@ def read_teacher_cache(path: str | Path) -> TeacherCache:
         meta, logits = data["meta"], data["logits"]
         assert data["format"] == FORMAT and logits.dim() == 2
     except Exception as err:
-        raise ValueError(
+        raise UsageError(
             f"{path} is not a readable fallkd teacher cache ({err!r}): {_REBUILD.format(path=path)}."
         ) from err
     keys = ("fingerprint", "manifest", "teacher", "teacher_fingerprint", "description", "created")
@@ -221,7 +222,7 @@ def load_teacher_cache(path: str | Path, dataset: FingerprintSource) -> TeacherC
                 "\n  (this dataset augments: load the cache with the EVAL-transform dataset over the same folder; "
                 "the augmented training dataset yields the same sample ids)"
             )
-        raise ValueError(
+        raise UsageError(
             f"teacher cache {path} was built on another dataset than {getattr(dataset, 'root', 'this one')}:\n"
             f"{reasons}\nIts logits belong to other images or other preprocessing, so distilling from them would "
             f"teach wrong targets: {_REBUILD.format(path=path)}."
@@ -279,7 +280,7 @@ def cache_teacher_logits(
     device = torch.device(device) if device is not None else _module_device(teacher)
     logits = _run_teacher(teacher.to(device), dataset, batch_size, device, workers, progress)
     if logits.shape[1] != len(manifest["class_to_idx"]):
-        raise ValueError(
+        raise UsageError(
             f"the teacher gives {logits.shape[1]} logits but the dataset has {len(manifest['class_to_idx'])} "
             f"classes {list(manifest['class_to_idx'])}: give the teacher a {len(manifest['class_to_idx'])}-class "
             "head (and fine-tune it) before caching."
@@ -321,7 +322,7 @@ def _run_teacher(
         teacher.train(was_training)
     if rows is None or not bool(seen.all()):
         missing = (~seen).nonzero().flatten()[:5].tolist()
-        raise ValueError(
+        raise UsageError(
             f"the dataset's ids did not cover 0..{n - 1} (missing e.g. {missing}): items must be "
             "(image, label, index) with index = position in the dataset."
         )

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from fallkd_lib.distill.cache import TeacherCache
 from fallkd_lib.distill.loss import check_kd_params, kd_loss
+from fallkd_lib.errors import UsageError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -30,7 +31,7 @@ class CrossEntropyCriterion:
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(
+            raise UsageError(
                 f"label_smoothing={label_smoothing!r} must lie in [0, 1) (0 = none, 0.1 is common)."
             )
         self.label_smoothing = label_smoothing
@@ -69,7 +70,7 @@ class CachedKDCriterion:
     ) -> dict[str, Tensor]:
         """kd_loss parts {"loss", "task_loss", "kd_loss"} with the teacher logits of the batch's ids."""
         if ids is None:
-            raise ValueError(
+            raise UsageError(
                 "CachedKDCriterion needs the batch's sample ids: the dataset must yield (image, label, index) and "
                 "the loop must pass criterion(logits, labels, ids, images)."
             )
@@ -89,7 +90,7 @@ def _stats_buffer(values: Sequence[float], what: str) -> Tensor:
     t = torch.as_tensor([float(v) for v in values], dtype=torch.float32)
     if t.shape != (3,) or (what.endswith("std") and bool((t <= 0).any())):
         rule = "3 numbers > 0" if what.endswith("std") else "3 numbers"
-        raise ValueError(
+        raise UsageError(
             f"{what}={tuple(values)!r} must be {rule} (one per RGB channel, e.g. {IMAGENET_STD})."
         )
     return t.view(1, 3, 1, 1)
@@ -140,7 +141,7 @@ class OnlineKDCriterion(nn.Module):
     ) -> dict[str, Tensor]:
         """kd_loss parts {"loss", "task_loss", "kd_loss"} with the teacher run on `images` under no_grad."""
         if images is None:
-            raise ValueError(
+            raise UsageError(
                 "OnlineKDCriterion needs the batch images: call criterion(logits, labels, ids, images)."
             )
         with torch.no_grad():

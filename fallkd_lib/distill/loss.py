@@ -31,16 +31,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fallkd_lib.errors import UsageError
+
 
 def check_kd_params(alpha: float, temperature: float) -> None:
     """Raise a ValueError naming the value when alpha is outside [0, 1] or the temperature is not > 0."""
     if not (_is_number(alpha) and 0.0 <= float(alpha) <= 1.0):
-        raise ValueError(
+        raise UsageError(
             f"alpha={alpha!r} is invalid: it is the weight of the hard-label cross-entropy and must lie in [0, 1] "
             "(1 = no distillation, 0 = teacher only; the report's recipe uses 0.85)."
         )
     if not (_is_number(temperature) and float(temperature) > 0):
-        raise ValueError(
+        raise UsageError(
             f"temperature={temperature!r} is invalid: the softmax temperature T must be a finite number > 0 "
             "(1 = plain softmax; the report's recipe uses 2)."
         )
@@ -73,13 +75,13 @@ def kd_loss(
     check_kd_params(alpha, temperature)
     alpha, temperature = float(alpha), float(temperature)
     if student_logits.dim() != 2 or student_logits.shape != teacher_logits.shape:
-        raise ValueError(
+        raise UsageError(
             f"student logits {tuple(student_logits.shape)} and teacher logits {tuple(teacher_logits.shape)} must "
             "both be [batch, classes] with the same shape: is the teacher (or its cache) for the same classes and "
             "the same batch?"
         )
     if labels.shape != student_logits.shape[:1]:
-        raise ValueError(
+        raise UsageError(
             f"labels {tuple(labels.shape)} must be [batch] = {tuple(student_logits.shape[:1])} (one class index "
             "per sample)."
         )

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fallkd_lib.errors import UsageError
+
 
 def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int = 640) -> Path:
     """Export a detector checkpoint (best.pt) to ONNX at a fixed input size with ultralytics; return out_path."""
@@ -25,7 +27,7 @@ def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int =
 
     weights, out_path = Path(weights), Path(out_path)
     if weights.suffix.lower() != ".pt":
-        raise ValueError(f"{weights}: export needs the detector's .pt checkpoint (from train_detector)")
+        raise UsageError(f"{weights}: export needs the detector's .pt checkpoint (from train_detector)")
     load_detector(weights)  # clear errors for a missing file or a classifier checkpoint
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
@@ -44,7 +46,7 @@ def box_agreement(
     from fallkd_lib.detect.evaluate_boxes import box_iou_matrix, match_boxes
 
     if len(reference) != len(candidate):
-        raise ValueError(
+        raise UsageError(
             f"box lists cover {len(reference)} and {len(candidate)} frames: pass the same frames"
         )
     n_ref = n_cand = 0
@@ -95,7 +97,7 @@ def detector_speed(models: dict[str, object], frames: Sequence[np.ndarray], imgs
     from fallkd_lib.detect.detector import detect_people, load_detector
 
     if not frames:
-        raise ValueError("detector_speed needs at least one frame")
+        raise UsageError("detector_speed needs at least one frame")
     speed = {}
     for name, model in models.items():
         model = load_detector(model) if isinstance(model, str | Path) else model

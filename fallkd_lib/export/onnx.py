@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fallkd_lib.errors import MissingFileError, UsageError
+
 METADATA_KEYS = ("class_names", "image_size", "mean", "std", "model")
 
 
@@ -25,7 +27,7 @@ def _run_checkpoint(run_dir_or_checkpoint: str | Path) -> Path:
     if path.is_dir():
         path = path / "best.pt"
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} not found: pass a classifier run folder (holding best.pt, from `fallkd train-cls`) "
             "or the checkpoint file"
         )
@@ -43,7 +45,7 @@ def export_classifier_onnx(
 
     if isinstance(run_dir_or_checkpoint, nn.Module):
         if not metadata or not {"class_names", "image_size"} <= set(metadata):
-            raise ValueError(
+            raise UsageError(
                 "exporting a bare module needs metadata with at least class_names and image_size"
             )
         from fallkd_lib.models import input_stats
@@ -107,7 +109,7 @@ def read_onnx_metadata(onnx_path: str | Path) -> dict:
             if "names" in props and "stride" in props
             else "export the classifier with fallkd_lib.export.export_classifier_onnx"
         )
-        raise ValueError(f"{path} has no fallkd classifier metadata (missing {', '.join(missing)}): {hint}")
+        raise UsageError(f"{path} has no fallkd classifier metadata (missing {', '.join(missing)}): {hint}")
     return {k: json.loads(props[k]) for k in METADATA_KEYS}
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fallkd_lib.errors import MissingFileError, UsageError
+
 
 def _metadata(path: Path) -> dict[str, str]:
     """The metadata_props of an ONNX file (ultralytics' names/stride/imgsz, fallkd's class names...)."""
@@ -40,7 +42,7 @@ def decode_nodes(onnx_path: str | Path) -> list[str]:
     producer = {out: node for node in graph.node for out in node.output}
     last = producer.get(graph.output[0].name)
     if last is None or not last.name.startswith("/model."):
-        raise ValueError(
+        raise UsageError(
             f"{onnx_path}: not an ultralytics detector export (its output is not made by a /model.N/ node)"
         )
     head = "/".join(last.name.split("/")[:2]) + "/"  # e.g. "/model.24/"
@@ -81,15 +83,15 @@ def quantize_onnx_int8(
 
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     if not onnx_path.is_file():
-        raise FileNotFoundError(f"{onnx_path} not found: export the float model to ONNX first")
+        raise MissingFileError(f"{onnx_path} not found: export the float model to ONNX first")
     if out_path.resolve() == onnx_path.resolve():
-        raise ValueError(f"{out_path}: the int8 copy must not overwrite the float model")
+        raise UsageError(f"{out_path}: the int8 copy must not overwrite the float model")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     input_name = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
     batches = iter(batches)
     first = next(batches, None)
     if first is None:
-        raise ValueError(f"{onnx_path}: no calibration batches were given: pass a few dozen real inputs")
+        raise UsageError(f"{onnx_path}: no calibration batches were given: pass a few dozen real inputs")
     reader = _Batches(input_name, itertools.chain([first], batches))
     pre = out_path.with_name(f".{out_path.stem}.pre.onnx")
     tmp = out_path.with_name(f".{out_path.stem}.tmp.onnx")
@@ -147,7 +149,7 @@ def quantize_detector_onnx(
     """An int8 copy of an ultralytics ONNX detector, calibrated on RGB frames; the box decoding stays float."""
     meta = _metadata(Path(onnx_path))
     if "imgsz" not in meta:
-        raise ValueError(
+        raise UsageError(
             f"{onnx_path}: no ultralytics metadata (imgsz): pass the file ultralytics' export wrote"
         )
     imgsz = int(str(meta["imgsz"]).strip("[]() ").split(",")[0])

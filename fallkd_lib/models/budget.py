@@ -22,6 +22,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from fallkd_lib.errors import UsageError
 from fallkd_lib.models.freeze import count_parameters
 
 TX2_MAX_PARAMS_M = 13.0  # the reference report's Jetson TX2 budget
@@ -40,7 +41,7 @@ def budget_verdict(params_m: float, gflops: float) -> str:
 def _hw(input_size: int | tuple) -> tuple[int, int]:
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)[-2:]
     if len(size) != 2 or any(not isinstance(s, int) or s <= 0 for s in size):
-        raise ValueError(f"input_size must be a positive int or (height, width), got {input_size!r}")
+        raise UsageError(f"input_size must be a positive int or (height, width), got {input_size!r}")
     return size
 
 
@@ -48,7 +49,7 @@ def count_flops(model: nn.Module, input_size: int | tuple = 224, batch: int = 1)
     """Total FLOPs of one forward pass on a (batch, 3, H, W) input, attention included (eval mode, no grad)."""
     height, width = _hw(input_size)
     if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+        raise UsageError(f"batch must be >= 1, got {batch}")
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32

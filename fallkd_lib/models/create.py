@@ -38,6 +38,7 @@ import timm
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from fallkd_lib.errors import FallkdError, MissingFileError, UsageError
 from fallkd_lib.settings import is_offline_requested
 
 _log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ HUB_HOST, HUB_PORT, HUB_TIMEOUT_S = "huggingface.co", 443, 3.0
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # the files timm reads from a timm/<name> repo
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(FallkdError, RuntimeError):
     """Pretrained weights were asked for but cannot be had (offline, or the download failed)."""
 
 
@@ -66,7 +67,7 @@ def timm_name(name: str) -> str:
         return TIMM_NAMES[name]
     hint = difflib.get_close_matches(str(name), MODEL_NAMES, n=1)
     did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
-    raise ValueError(f"unknown model {name!r}.{did_you_mean} Valid names: {', '.join(MODEL_NAMES)}")
+    raise UsageError(f"unknown model {name!r}.{did_you_mean} Valid names: {', '.join(MODEL_NAMES)}")
 
 
 def hub_id(name: str) -> str:
@@ -125,12 +126,12 @@ def _unavailable_message(name: str, repo_id: str, reason: str) -> str:
 def _resolve_weights_path(weights: str | Path) -> Path:
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"weights file not found: {path}. Give the path of a .safetensors/.pth/.bin state dict, "
             "or use pretrained=True (online) / pretrained=False (from scratch)."
         )
     if path.suffix.lower() not in WEIGHT_SUFFIXES:
-        raise ValueError(
+        raise UsageError(
             f"weights file {path} has suffix {path.suffix!r}; supported: {', '.join(WEIGHT_SUFFIXES)} "
             "(a timm state dict, e.g. model.safetensors from the model's Hugging Face page)"
         )
@@ -156,7 +157,7 @@ def load_weights_file(model: nn.Module, path: str | Path) -> dict:
     try:  # safetensors or a torch file; unwraps 'state_dict' / 'model' and DDP prefixes
         state = timm.models.load_state_dict(str(path))
     except Exception as exc:  # a truncated or foreign file: say which one
-        raise ValueError(f"could not read weights file {path}: {exc}") from exc
+        raise UsageError(f"could not read weights file {path}: {exc}") from exc
     from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
     if isinstance(model, VisionTransformer):
@@ -183,7 +184,7 @@ def load_weights_file(model: nn.Module, path: str | Path) -> dict:
         if keys
     ]
     if problems:
-        raise ValueError(
+        raise UsageError(
             f"weights file {path} does not fit this {type(model).__name__}: {'; '.join(problems)}. Use a timm "
             "checkpoint of the same architecture (e.g. model.safetensors from its timm/<name> Hugging Face page) "
             "or pretrained=False."
@@ -208,11 +209,11 @@ def create_classifier(
     """Build a timm classifier by fallkd name (ImageNet or local-file weights; image_size matters for ViTs only)."""
     arch = timm_name(name)
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2 (fall/normal is 2), got {num_classes!r}")
+        raise UsageError(f"num_classes must be an integer >= 2 (fall/normal is 2), got {num_classes!r}")
     kwargs: dict = {"num_classes": num_classes}
     if name in VIT_NAMES and image_size is not None:
         if image_size <= 0 or image_size % VIT_PATCH:
-            raise ValueError(
+            raise UsageError(
                 f"{name} needs image_size as a positive multiple of its patch size {VIT_PATCH}, got "
                 f"{image_size}: try {max(VIT_PATCH, round(image_size / VIT_PATCH) * VIT_PATCH)}"
             )

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import torch.nn as nn
 
+from fallkd_lib.errors import UsageError
+
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter values in `model` (only those with requires_grad when `trainable_only`)."""
@@ -17,13 +19,13 @@ def freeze_for_finetune(model: nn.Module, train_last_blocks: int = 1) -> dict:
     """Freeze a timm ViT except its last `train_last_blocks` blocks, final norm(s) and head; return the counts."""
     blocks = getattr(model, "blocks", None)
     if not isinstance(blocks, nn.Sequential | nn.ModuleList):
-        raise ValueError(
+        raise UsageError(
             f"freeze_for_finetune needs a timm VisionTransformer (with .blocks, .norm, .head); "
             f"got {type(model).__name__}. Fine-tune CNN students fully instead."
         )
     depth = len(blocks)
     if not isinstance(train_last_blocks, int) or not 0 <= train_last_blocks <= depth:
-        raise ValueError(
+        raise UsageError(
             f"train_last_blocks must be an integer in 0..{depth} for this model, got {train_last_blocks!r}"
         )
     for param in model.parameters():

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import save_torch_atomic
 
 FORMAT = "fallkd-checkpoint"
@@ -97,7 +98,7 @@ def read_checkpoint(path: str | Path) -> dict:
     """Load a fallkd checkpoint dict onto the CPU, checking that it is one."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"checkpoint {path} not found: train first (`fallkd train-cls`) or check the run folder"
         )
     try:
@@ -105,12 +106,12 @@ def read_checkpoint(path: str | Path) -> dict:
         # do this only for checkpoints this library wrote itself, never for a file downloaded from elsewhere.
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        raise ValueError(
+        raise UsageError(
             f"{path} is not a readable torch checkpoint ({exc}); delete it and train again"
         ) from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         keys = list(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ValueError(
+        raise UsageError(
             f"{path} is not a fallkd checkpoint (found {keys}); for a bare state_dict use "
             "model.load_state_dict(torch.load(path, weights_only=True))"
         )
@@ -121,12 +122,12 @@ def _check_classes(path: Path, checkpoint: dict, model: nn.Module, class_names: 
     saved_names, saved_count = checkpoint.get("class_names"), checkpoint.get("num_classes")
     model_count = model_num_classes(model)
     if saved_count is not None and model_count is not None and saved_count != model_count:
-        raise ValueError(
+        raise UsageError(
             f"{path} was trained for {saved_count} classes {saved_names or ''} but the model outputs "
             f"{model_count}: build the model with num_classes={saved_count}, or train a new run folder"
         )
     if class_names is not None and saved_names is not None and list(class_names) != list(saved_names):
-        raise ValueError(
+        raise UsageError(
             f"{path} was trained on classes {saved_names} but the data has {list(class_names)}: "
             "use the crop folder the checkpoint was trained on, or train a new run folder"
         )
@@ -148,7 +149,7 @@ def load_checkpoint(
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
-        raise ValueError(
+        raise UsageError(
             f"{path} does not fit this model ({str(exc).splitlines()[0]} ...): build the same architecture "
             f"as the checkpoint's config (model={checkpoint['config'].get('model')!r})"
         ) from exc

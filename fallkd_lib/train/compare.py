@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from fallkd_lib.config import TrainConfig
+from fallkd_lib.errors import UsageError
 from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
 
 RUNS = ("teacher", "resnet18", "efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online")
@@ -55,7 +56,7 @@ def run_comparison(
     """Train (or resume) every run of the comparison, then write and return the table (also as CSV and text)."""
     unknown = sorted(set(include) - set(RUNS))
     if unknown:
-        raise ValueError(f"unknown runs {unknown}: choose from {', '.join(RUNS)}")
+        raise UsageError(f"unknown runs {unknown}: choose from {', '.join(RUNS)}")
     runs_dir = Path(runs_dir)
     teacher_dir = runs_dir / "teacher"
     needs_teacher = any(r == "teacher" or r.endswith(("_cached", "_online")) for r in include)

@@ -18,6 +18,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
 
 from fallkd_lib.data.imageio import open_rgb
+from fallkd_lib.errors import MissingFileError, UsageError
 
 SPLITS = ("train", "val", "test")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,20 +43,20 @@ class CropDataset(Dataset):
         self.transform = transform
         folder = self.root / split
         if not folder.is_dir():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"crop folder {folder} not found: make the crops first with `fallkd crops` "
                 f"(expected {self.root}/{{{','.join(SPLITS)}}}/<class>/*.jpg)"
             )
         per_class = _class_dirs(folder)
         empty = [name for name, files in per_class.items() if not files]
         if empty:
-            raise ValueError(
+            raise UsageError(
                 f"{folder}: class folder(s) {empty} hold no images; delete them or re-run `fallkd crops`"
             )
         if len(per_class) < 2:
             found = list(per_class) or "none"
             missing = sorted(self._sibling_classes() - set(per_class)) or ["a second class"]
-            raise ValueError(
+            raise UsageError(
                 f"{folder}: a classifier needs at least 2 classes, found {found}, missing {missing}; "
                 "re-run `fallkd crops` on a dataset with both fall and normal boxes in every split"
             )
@@ -136,7 +137,7 @@ def make_loaders(
     """
     crops_dir = Path(crops_dir)
     if not crops_dir.is_dir():
-        raise FileNotFoundError(f"crop folder {crops_dir} not found: make it with `fallkd crops`")
+        raise MissingFileError(f"crop folder {crops_dir} not found: make it with `fallkd crops`")
     cuda = torch.cuda.is_available()
     loaders: dict[str, DataLoader] = {}
     classes: list[str] | None = None
@@ -146,7 +147,7 @@ def make_loaders(
         train = split == "train"
         dataset = CropDataset(crops_dir, split, build_transforms(image_size, train, mean, std))
         if classes is not None and dataset.classes != classes:
-            raise ValueError(
+            raise UsageError(
                 f"{crops_dir / split} has classes {dataset.classes} but train has {classes}: "
                 "every split needs the same class folders; re-run `fallkd crops`"
             )

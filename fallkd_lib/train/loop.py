@@ -32,6 +32,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
 from fallkd_lib.config import TrainConfig, as_dict
+from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_text_atomic
 from fallkd_lib.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
 from fallkd_lib.train.metrics import classification_report_dict
@@ -61,12 +62,12 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam or AdamW (betas 0.9, 0.999) over the parameters that require gradients."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError(
+        raise UsageError(
             "the model has no trainable parameters (all requires_grad=False): unfreeze some layers"
         )
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     if cfg.optimizer not in optimizers:
-        raise ValueError(f"unknown optimizer {cfg.optimizer!r}: choose one of {', '.join(optimizers)}")
+        raise UsageError(f"unknown optimizer {cfg.optimizer!r}: choose one of {', '.join(optimizers)}")
     return optimizers[cfg.optimizer](params, lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
 
 
@@ -75,7 +76,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Lambda
     if cfg.scheduler == "none":
         return None
     if cfg.scheduler != "cosine":
-        raise ValueError(f"unknown scheduler {cfg.scheduler!r}: choose cosine or none")
+        raise UsageError(f"unknown scheduler {cfg.scheduler!r}: choose cosine or none")
     warm, total = cfg.warmup_epochs, cfg.epochs
 
     def factor(done: int) -> float:  # done = epochs completed; the lr of the next epoch is lr * factor
@@ -147,7 +148,7 @@ def _train_epoch(model, loader, criterion, optimizer, scaler, device, cfg, desc,
         if progress and step % 10 == 0:  # a float() waits for the GPU: only now and then
             bar.set_postfix(loss=f"{float(parts['loss'].detach()):.4f}")
     if seen == 0:
-        raise ValueError("the train loader yielded no batches: is the train split empty?")
+        raise UsageError("the train loader yielded no batches: is the train split empty?")
     return {f"train_{k}": float(v) / seen for k, v in sums.items()} | {"train_acc": float(correct) / seen}
 
 
@@ -219,10 +220,10 @@ def _summary(out_dir: Path, state: dict, config: dict, class_names: list[str]) -
 def _check_args(loaders: dict, callbacks: dict | None) -> dict:
     missing = [k for k in ("train", "val") if k not in loaders]
     if missing:
-        raise ValueError(f"fit needs loaders for 'train' and 'val'; missing {missing} (got {list(loaders)})")
+        raise UsageError(f"fit needs loaders for 'train' and 'val'; missing {missing} (got {list(loaders)})")
     unknown = set(callbacks or {}) - set(EVENTS)
     if unknown:
-        raise ValueError(f"unknown callback event(s) {sorted(unknown)}: valid events are {', '.join(EVENTS)}")
+        raise UsageError(f"unknown callback event(s) {sorted(unknown)}: valid events are {', '.join(EVENTS)}")
     return callbacks or {}
 
 
@@ -252,7 +253,7 @@ def fit(
     out_dir.mkdir(parents=True, exist_ok=True)
     class_names = list(class_names or getattr(loaders["train"].dataset, "classes", None) or [])
     if len(class_names) < 2:
-        raise ValueError("fit needs class_names (or a train dataset with .classes) naming at least 2 classes")
+        raise UsageError("fit needs class_names (or a train dataset with .classes) naming at least 2 classes")
     positive = "fall" if "fall" in class_names else class_names[0]
     cuda, config = device.type == "cuda", as_dict(cfg)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"

@@ -18,11 +18,13 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from fallkd_lib.errors import UsageError
+
 
 def _arrays(labels: Sequence[int], probs: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     labels, probs = np.asarray(labels, dtype=np.int64), np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(
+        raise UsageError(
             f"probs must have shape (N, C) with N = len(labels) = {len(labels)}, got {probs.shape}"
         )
     return labels, probs
@@ -62,7 +64,7 @@ def expected_calibration_error(
     table = reliability_table(probs, labels, n_bins)
     total = sum(row["count"] for row in table)
     if total == 0:
-        raise ValueError("expected_calibration_error needs at least one prediction")
+        raise UsageError("expected_calibration_error needs at least one prediction")
     return float(sum(row["count"] / total * abs(row["accuracy"] - row["confidence"]) for row in table))
 
 
@@ -75,9 +77,9 @@ def threshold_for_recall(
     """
     is_positive = np.asarray(labels).astype(bool)
     if not is_positive.any():
-        raise ValueError("threshold_for_recall needs at least one positive sample (labels are all 0/False)")
+        raise UsageError("threshold_for_recall needs at least one positive sample (labels are all 0/False)")
     if not 0.0 < target <= 1.0:
-        raise ValueError(f"target recall must be in (0, 1], got {target}")
+        raise UsageError(f"target recall must be in (0, 1], got {target}")
     precision, recall, thresholds = precision_recall_curve(
         is_positive, np.asarray(positive_probs, dtype=float)
     )
@@ -98,9 +100,9 @@ def classification_report_dict(
     labels, probs = _arrays(labels, probs)
     class_names = list(class_names)
     if probs.shape[1] != len(class_names):
-        raise ValueError(f"probs have {probs.shape[1]} columns but there are {len(class_names)} class names")
+        raise UsageError(f"probs have {probs.shape[1]} columns but there are {len(class_names)} class names")
     if positive not in class_names:
-        raise ValueError(f"positive class {positive!r} is not one of the classes {class_names}")
+        raise UsageError(f"positive class {positive!r} is not one of the classes {class_names}")
     pos = class_names.index(positive)
     preds = probs.argmax(axis=1)
     classes = list(range(len(class_names)))

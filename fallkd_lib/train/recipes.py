@@ -18,6 +18,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from fallkd_lib.config import TrainConfig, as_dict
 from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
+from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
 from fallkd_lib.train.checkpoint import load_checkpoint, read_checkpoint
@@ -28,6 +29,7 @@ from fallkd_lib.train.metrics import classification_report_dict, train_val_gap
 DEPLOY_SIZE = (
     224  # the TX2 budget is judged at the deployment resolution, whatever size a quick run trains at
 )
+
 CACHE_NAME = "teacher_logits_train.pt"
 
 
@@ -68,7 +70,7 @@ def score_folder(model: nn.Module, crops_dir: str | Path, cfg: TrainConfig, spli
     transform = build_transforms(cfg.image_size, False, mean, std)
     parts = [CropDataset(crops_dir, s, transform) for s in splits if (Path(crops_dir) / s).is_dir()]
     if not parts:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{crops_dir}: none of the splits {splits} exist; make crops with `fallkd crops`"
         )
     loader = DataLoader(ConcatDataset(parts), batch_size=cfg.batch_size, shuffle=False, num_workers=0)
@@ -167,7 +169,7 @@ def distill(
 ) -> dict:
     """Distil the teacher into cfg.model with cached (looked up by sample id) or online teacher outputs."""
     if mode not in ("cached", "online"):
-        raise ValueError(f"distillation mode {mode!r}: choose 'cached' or 'online'")
+        raise UsageError(f"distillation mode {mode!r}: choose 'cached' or 'online'")
     teacher = load_trained(teacher_dir, cfg, cfg.teacher)
     if mode == "cached":
         cache = load_teacher_cache(Path(teacher_dir) / CACHE_NAME, teacher_dataset(crops_dir, teacher, cfg))

@@ -19,6 +19,7 @@ from fallkd_lib.data.crops import SPLIT_FOLDERS, check_dataset
 from fallkd_lib.data.imageio import ImageReadError, open_rgb
 from fallkd_lib.data.stats import best_aspect_threshold, class_balance
 from fallkd_lib.data.yolo import SPLITS, iter_dataset, read_class_names
+from fallkd_lib.errors import MissingFileError, UsageError
 
 FIXED_COLORS = {"fall": "#d62728", "normal": "#2ca02c"}  # fall red, normal green
 _OTHER_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -122,12 +123,12 @@ def plot_sample_grid(dataset: str | Path, n: int = 12, seed: int = 0, split: str
     """Up to n random images of a dataset (or one split) with their boxes and class names drawn."""
     root = check_dataset(dataset)
     if split is not None and split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)} or None for all")
+        raise UsageError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)} or None for all")
     names = read_class_names(root / "data.yaml")
     colors = class_colors(names)
     items = list(iter_dataset(root, splits=(split,) if split else SPLITS))
     if not items:
-        raise ValueError(f"{root}: no images in {split or 'any split'}")
+        raise UsageError(f"{root}: no images in {split or 'any split'}")
     chosen = random.Random(seed).sample(items, min(n, len(items)))
     fig, axes = _grid(len(chosen), 4, (3.2, 3.2))
     for ax, item in zip(axes, chosen, strict=True):
@@ -165,7 +166,7 @@ def plot_crop_grid(crops_dir: str | Path, n: int = 16, seed: int = 0) -> Figure:
         for path in sorted((crops_dir / split_folder).glob("*/*.jpg")):
             by_class.setdefault(path.parent.name, []).append(path)
     if not by_class:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no crops under {crops_dir}: expected {{train,val,test}}/<class>/*.jpg; "
             "make them with fallkd_lib.data.crops.extract_crops (or `fallkd crops DATASET --out DIR`)"
         )

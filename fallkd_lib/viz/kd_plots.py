@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from fallkd_lib.errors import UsageError
 from fallkd_lib.viz.data_plots import class_colors
 
 
@@ -24,7 +25,7 @@ def _array(logits: Any) -> np.ndarray:
 def soft_targets(logits: Any, temperature: float) -> np.ndarray:
     """softmax(logits / T) along the last axis, as float64 numpy (rows = samples)."""
     if not temperature > 0:
-        raise ValueError(f"temperature={temperature!r} must be > 0.")
+        raise UsageError(f"temperature={temperature!r} must be > 0.")
     z = _array(logits) / temperature
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -35,7 +36,7 @@ def _rows(logits: Any) -> np.ndarray:
     if z.ndim == 1:
         z = z[None]
     if z.ndim != 2 or z.shape[1] < 2:
-        raise ValueError(
+        raise UsageError(
             f"logits must be [classes] or [samples, classes] with >= 2 classes, got shape {z.shape}."
         )
     return z
@@ -48,7 +49,7 @@ def plot_soft_targets(
     z = _rows(logits)[:6]
     names = list(class_names) if class_names is not None else [f"class {i}" for i in range(z.shape[1])]
     if len(names) != z.shape[1]:
-        raise ValueError(f"{len(names)} class names {names} for {z.shape[1]} logits per sample.")
+        raise UsageError(f"{len(names)} class names {names} for {z.shape[1]} logits per sample.")
     colors = class_colors(names)
     fig = Figure(figsize=(2.6 * len(temperatures), 2.2 * len(z) + 0.4), layout="constrained")
     axes = np.asarray(fig.subplots(len(z), len(temperatures), squeeze=False, sharey=True))

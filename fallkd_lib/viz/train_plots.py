@@ -13,6 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from fallkd_lib.errors import UsageError
 from fallkd_lib.train.metrics import threshold_for_recall
 
 
@@ -23,7 +24,7 @@ def _column(history: Sequence[dict], key: str) -> np.ndarray:
 def plot_history(history: Sequence[dict]) -> Figure:
     """Loss and accuracy per epoch, train vs val, with the train-val accuracy gap shaded."""
     if not history:
-        raise ValueError("plot_history needs at least one epoch of history (fit(...)['history'])")
+        raise UsageError("plot_history needs at least one epoch of history (fit(...)['history'])")
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(11, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -60,7 +61,7 @@ def plot_confusion(cm: Sequence[Sequence[int]], class_names: Sequence[str]) -> F
     """Confusion matrix heatmap (rows = true class) with counts and row percentages (recall on the diagonal)."""
     cm = np.asarray(cm, dtype=int)
     if cm.shape != (len(class_names), len(class_names)):
-        raise ValueError(f"confusion matrix shape {cm.shape} does not match {len(class_names)} class names")
+        raise UsageError(f"confusion matrix shape {cm.shape} does not match {len(class_names)} class names")
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     annot = np.array(
@@ -121,7 +122,7 @@ def plot_roc(
     """ROC curve of the positive class (labels 1/True = fall) with the operating point at the target recall."""
     is_positive = np.asarray(labels).astype(bool)
     if is_positive.all() or not is_positive.any():
-        raise ValueError("plot_roc needs both positive and negative samples")
+        raise UsageError("plot_roc needs both positive and negative samples")
     scores = np.asarray(positive_probs, dtype=float)
     fpr, tpr, _ = roc_curve(is_positive, scores)
     threshold, recall, _precision = threshold_for_recall(is_positive, scores, target_recall)

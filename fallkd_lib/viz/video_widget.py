@@ -8,12 +8,14 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
+from fallkd_lib.errors import UsageError
+
 
 def read_video_frames(path: str | Path, max_frames: int = 600) -> list[np.ndarray]:
     """The RGB frames of a video file (at most max_frames)."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise ValueError(f"cannot open video {path}: is it an mp4 written by `fallkd detect`?")
+        raise UsageError(f"cannot open video {path}: is it an mp4 written by `fallkd detect`?")
     frames: list[np.ndarray] = []
     try:
         while len(frames) < max_frames:

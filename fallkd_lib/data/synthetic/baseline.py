@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from fallkd_lib.data.yolo import SPLITS, iter_dataset, read_class_names
+from fallkd_lib.errors import UsageError
 
 
 def best_threshold(ratios: Sequence[float], is_fall: Sequence[bool]) -> dict:
@@ -20,7 +21,7 @@ def best_threshold(ratios: Sequence[float], is_fall: Sequence[bool]) -> dict:
     r = np.asarray(ratios, dtype=np.float64)
     y = np.asarray(is_fall, dtype=bool)
     if r.size == 0:
-        raise ValueError("no boxes to threshold: the dataset has no fall or normal boxes")
+        raise UsageError("no boxes to threshold: the dataset has no fall or normal boxes")
     order = np.argsort(r, kind="stable")
     r, y = r[order], y[order]
     # cut k: items [0, k) are below the threshold; only cuts between distinct values are possible
@@ -52,9 +53,9 @@ def _fall_ids(names: list[str], fall_names: Iterable[str] | None, normal_names: 
     normal = set(normal_names) if normal_names is not None else set(names) - fall
     unknown = (fall | normal) - set(names)
     if unknown:
-        raise ValueError(f"class names {sorted(unknown)} are not in the dataset's names {names}")
+        raise UsageError(f"class names {sorted(unknown)} are not in the dataset's names {names}")
     if not fall or not normal:
-        raise ValueError(
+        raise UsageError(
             f"need both fall and normal classes, got fall={sorted(fall)} normal={sorted(normal)} from names {names}; "
             "pass fall_names= and normal_names="
         )

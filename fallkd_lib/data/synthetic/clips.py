@@ -29,6 +29,7 @@ from fallkd_lib.data.synthetic.background import Camera
 from fallkd_lib.data.synthetic.clip_scene import Actor, make_actors, render_frames
 from fallkd_lib.data.synthetic.motion import FALL_TILT
 from fallkd_lib.data.synthetic.scene import SPECS, STYLES, check_style
+from fallkd_lib.errors import MissingFileError, UsageError
 
 SCENARIOS = ("fall_stay", "fall_recover", "sit", "walk", "crowd")
 MIN_SECONDS = {"fall_stay": 4.0, "fall_recover": 8.0, "sit": 4.0, "walk": 1.0, "crowd": 4.0}
@@ -53,7 +54,7 @@ class ClipInfo:
 
 def _number(name: str, value: object, lo: float, hi: float, hint: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
-        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}], got {value!r}; {hint}")
+        raise UsageError(f"{name} must be a number in [{lo:g}, {hi:g}], got {value!r}; {hint}")
     return float(value)
 
 
@@ -61,15 +62,15 @@ def _check(
     scenario: str, seconds: float, fps: float, size: int, seed: int, style: str
 ) -> tuple[float, float]:
     if scenario not in SCENARIOS:
-        raise ValueError(f"unknown clip scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
+        raise UsageError(f"unknown clip scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
     check_style(style)
     fps = _number("fps", fps, 0.5, 120.0, "e.g. 10 (a desktop) or 2.5 (a busy Jetson)")
     least = MIN_SECONDS[scenario]
     seconds = _number("seconds", seconds, least, 3600.0, f"scenario {scenario!r} needs at least {least:g} s")
     if isinstance(size, bool) or not isinstance(size, int) or size < 64 or size % 2:
-        raise ValueError(f"size must be an even whole number of pixels >= 64 (video codecs), got {size!r}")
+        raise UsageError(f"size must be an even whole number of pixels >= 64 (video codecs), got {size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
     return seconds, fps
 
 
@@ -77,7 +78,7 @@ def _paths(out: str | Path) -> tuple[Path, Path, str]:
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix and suffix not in CODECS:
-        raise ValueError(f"{out}: the video suffix must be one of {', '.join(CODECS)} (or none, for .mp4)")
+        raise UsageError(f"{out}: the video suffix must be one of {', '.join(CODECS)} (or none, for .mp4)")
     video = out if suffix else out.with_name(out.name + ".mp4")
     return video, video.with_suffix(".json"), CODECS[video.suffix.lower()]
 
@@ -149,7 +150,7 @@ def generate_clip(
     tmp = video.with_name(f".{video.stem}.tmp{video.suffix}")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (size, size))
     if not writer.isOpened():
-        raise RuntimeError(
+        raise UsageError(
             f"cv2.VideoWriter could not open {tmp} with codec {codec!r}: this OpenCV build lacks it; "
             f"try the other container ({', '.join(f'{k} = {v}' for k, v in CODECS.items())})"
         )
@@ -177,20 +178,20 @@ def read_clip_truth(json_path: str | Path) -> dict:
     """The ground truth a clip's JSON holds, checked for the keys a scorer needs."""
     path = Path(json_path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no clip ground truth there; write one with generate_clip(...)")
+        raise MissingFileError(f"{path}: no clip ground truth there; write one with generate_clip(...)")
     try:
         truth = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(
+        raise UsageError(
             f"{path}: line {err.lineno}: not valid JSON ({err.msg}); regenerate the clip"
         ) from err
     missing = [k for k in TRUTH_KEYS if not isinstance(truth, dict) or k not in truth]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{path}: not a clip ground truth, missing {', '.join(missing)}; regenerate the clip"
         )
     if len(truth["frames"]) != truth["n_frames"]:
-        raise ValueError(f"{path}: {len(truth['frames'])} frames listed but n_frames is {truth['n_frames']}")
+        raise UsageError(f"{path}: {len(truth['frames'])} frames listed but n_frames is {truth['n_frames']}")
     return truth
 
 
@@ -207,7 +208,7 @@ def generate_clip_set(
     """Write `per_scenario` clips of every scenario as OUT_DIR/<scenario>_<k:02d>.mp4/.json (clip seed
     seed * 1000 + k); clips already there with the same settings are kept, not rendered again."""
     if isinstance(per_scenario, bool) or not isinstance(per_scenario, int) or not 1 <= per_scenario <= 1000:
-        raise ValueError(f"per_scenario must be a whole number in [1, 1000], got {per_scenario!r}")
+        raise UsageError(f"per_scenario must be a whole number in [1, 1000], got {per_scenario!r}")
     root, infos = Path(out_dir), []
     jobs = [(sc, k) for sc in SCENARIOS for k in range(per_scenario)]
     for scenario, k in tqdm(jobs, desc="clips", unit="clip", disable=not progress):

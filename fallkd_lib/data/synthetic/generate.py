@@ -24,6 +24,7 @@ from tqdm import tqdm
 from fallkd_lib.data.imageio import save_image_atomic
 from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, check_style, render_scene
 from fallkd_lib.data.yolo import SPLITS, Box, read_labels, write_data_yaml, write_labels
+from fallkd_lib.errors import UsageError
 
 JPEG_QUALITY = {"park": (70, 95), "cctv": (35, 75)}
 MANIFEST_COLUMNS = ("image", "split", "n_people", "postures", "classes")
@@ -43,14 +44,14 @@ def split_counts(images: int, split: tuple[float, float, float]) -> dict[str, in
 def _check_args(images: int, seed: int, style: str, size: int, split) -> tuple[float, float, float]:
     check_style(style)
     if isinstance(images, bool) or not isinstance(images, int) or images < 1:
-        raise ValueError(f"images must be a whole number >= 1, got {images!r}")
+        raise UsageError(f"images must be a whole number >= 1, got {images!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 64:
-        raise ValueError(f"size must be a whole number of pixels >= 64, got {size!r} (the detector uses 640)")
+        raise UsageError(f"size must be a whole number of pixels >= 64, got {size!r} (the detector uses 640)")
     fractions = tuple(float(f) for f in split)
     if len(fractions) != 3 or min(fractions) < 0 or fractions[0] <= 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(
+        raise UsageError(
             f"split must be three fractions (train, valid, test) >= 0 with train > 0, adding up to 1, got {split!r}"
         )
     return fractions  # type: ignore[return-value]
@@ -61,19 +62,19 @@ def _check_existing(root: Path, expected: dict) -> None:
     data_yaml = root / "data.yaml"
     if not data_yaml.exists():
         if any((root / s).exists() for s in SPLITS):
-            raise ValueError(
+            raise UsageError(
                 f"{root} holds split folders but no data.yaml: generate into an empty folder instead"
             )
         return
     with open(data_yaml, encoding="utf-8") as f:
         found = yaml.safe_load(f) or {}
     if found.get("source") != "synthetic":
-        raise ValueError(
+        raise UsageError(
             f"{data_yaml} is not a synthetic dataset (source: {found.get('source')!r}); choose another folder"
         )
     diff = [f"{k}: {found.get(k)!r} there, {v!r} asked" for k, v in expected.items() if found.get(k) != v]
     if diff:
-        raise ValueError(
+        raise UsageError(
             f"{data_yaml} was written with other settings ({'; '.join(diff)}): resuming would mix two datasets. "
             "Use the same settings to resume, or another (or emptied) folder for a new dataset."
         )
@@ -148,7 +149,7 @@ def generate_dataset(
         if image_path.is_file() and label_path.is_file():  # labels are written last: both there = complete
             boxes, issues = read_labels(label_path, len(names))
             if issues:
-                raise ValueError(
+                raise UsageError(
                     f"{issues[0]}: delete {label_path} and {image_path}, then rerun to regenerate them"
                 )
             if rel in old_rows and int(old_rows[rel]["n_people"]) == len(boxes):

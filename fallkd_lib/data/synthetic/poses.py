@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from fallkd_lib.data.synthetic.figure import Look, Pose
+from fallkd_lib.errors import UsageError
 
 NORMAL_POSTURES = ("standing", "walking", "sitting", "bending", "crouching")
 FALL_POSTURES = ("lying", "crumpled", "falling")
@@ -19,7 +20,7 @@ TROUSER_COLOURS = ((40, 55, 95), (60, 80, 130), (25, 25, 30), (80, 80, 85), (150
 def is_fall(posture: str) -> bool:
     """True for the postures labelled as a fall (lying, crumpled on the ground, mid-fall)."""
     if posture not in POSTURES:
-        raise ValueError(f"unknown posture {posture!r}: choose one of {', '.join(POSTURES)}")
+        raise UsageError(f"unknown posture {posture!r}: choose one of {', '.join(POSTURES)}")
     return posture in FALL_POSTURES
 
 

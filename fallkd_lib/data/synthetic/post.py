@@ -6,6 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fallkd_lib.errors import UsageError
+
 LIGHTING = ("day", "overcast", "dusk", "night", "ir")
 
 
@@ -38,7 +40,7 @@ def apply_lighting(
 ) -> np.ndarray:
     """The scene under one lighting mode (see LIGHTING); lamps are light positions in pixels."""
     if mode not in LIGHTING:
-        raise ValueError(f"unknown lighting {mode!r}: choose one of {', '.join(LIGHTING)}")
+        raise UsageError(f"unknown lighting {mode!r}: choose one of {', '.join(LIGHTING)}")
     size = img.shape[0]
     f = img.astype(np.float32)
     if mode == "day":

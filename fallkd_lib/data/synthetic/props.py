@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fallkd_lib.errors import UsageError
+
 PROP_KINDS = ("tree", "lamp", "bench", "bin", "bush")
 _AA = cv2.LINE_AA
 
@@ -60,7 +62,7 @@ def make_prop(rng: np.random.Generator, kind: str, x: float, y: float, s: float,
         p["blobs"] = rng.uniform(-1, 1, (8, 3)).tolist()
         p["height"] = float(rng.uniform(0.3, 0.6))
     else:
-        raise ValueError(f"unknown prop kind {kind!r}: choose one of {', '.join(PROP_KINDS)}")
+        raise UsageError(f"unknown prop kind {kind!r}: choose one of {', '.join(PROP_KINDS)}")
     p.update(params)
     return Prop(kind, float(x), float(y), float(s), p)
 

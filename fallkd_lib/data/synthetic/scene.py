@@ -16,6 +16,7 @@ from fallkd_lib.data.synthetic.poses import is_fall, sample_look, sample_pose
 from fallkd_lib.data.synthetic.post import apply_lighting, degrade, timestamp
 from fallkd_lib.data.synthetic.props import Prop, draw_prop, make_prop
 from fallkd_lib.data.yolo import Box
+from fallkd_lib.errors import UsageError
 
 STYLES = ("park", "cctv")
 STYLE_CLASS_NAMES = {
@@ -79,7 +80,7 @@ POSTURE_ODDS = {
 def check_style(style: str) -> str:
     """The style name, or a ValueError listing the styles."""
     if style not in STYLES:
-        raise ValueError(f"unknown synthetic style {style!r}: choose one of {', '.join(STYLES)}")
+        raise UsageError(f"unknown synthetic style {style!r}: choose one of {', '.join(STYLES)}")
     return style
 
 
