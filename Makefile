@@ -1,6 +1,7 @@
 # fallkd: two commands on a fresh machine (see README.md)
 #   make demo   install, then run the course's main job offline on the embedded synthetic data
 #   make test   install, then lint, unit tests, notebook pairing check and every notebook (quick profile)
+#   make quick-test   lint and the fast unit tests (no `slow` marker): a developer's inner loop
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ export YOLO_AUTOINSTALL := 0
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: install demo test lint unit notebooks sync-notebooks bench clean
+.PHONY: install demo test quick-test lint unit notebooks sync-notebooks bench clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +33,10 @@ lint: install
 
 unit: install
 	$(BIN)/pytest -q tests
+
+# the developer's inner loop: lint and the unit tests not marked slow (about a minute on 2 cores)
+quick-test: lint
+	$(BIN)/pytest -q -m "not slow" tests
 
 notebooks: install
 	$(BIN)/python scripts/check_notebooks.py notebooks

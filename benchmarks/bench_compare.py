@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fallkd_lib.config import train_config  # noqa: E402
 from fallkd_lib.data.crops import extract_crops  # noqa: E402
+from fallkd_lib.data.geometry import CropSpec  # noqa: E402
 from fallkd_lib.data.merge import merge_datasets  # noqa: E402
 from fallkd_lib.data.subsets import crops_by_source  # noqa: E402
 from fallkd_lib.train.compare import run_comparison  # noqa: E402
@@ -46,7 +47,7 @@ def main() -> int:
         work = args.out or Path(tmp)
         started = time.perf_counter()
         merge_datasets([(n, args.datasets / n) for n in (TRAIN, OTHER)], work / "merged", progress=False)
-        extract_crops(work / "merged", work / "crops", size=args.image_size, progress=False)
+        extract_crops(work / "merged", work / "crops", CropSpec(args.image_size, 0.1), progress=False)
         folders = crops_by_source(work / "crops", work / "by_source")
         data_seconds = time.perf_counter() - started
         table = run_comparison(folders[TRAIN], work / "runs", cfg, other_crops=folders[OTHER], progress=False)

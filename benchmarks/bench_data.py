@@ -24,6 +24,7 @@ from PIL import Image  # noqa: E402
 
 from fallkd_lib.data.crops import extract_crops  # noqa: E402
 from fallkd_lib.data.dedup import near_duplicate_pairs  # noqa: E402
+from fallkd_lib.data.geometry import CropSpec  # noqa: E402
 from fallkd_lib.data.merge import merge_datasets  # noqa: E402
 from fallkd_lib.data.yolo import iter_dataset  # noqa: E402
 
@@ -89,7 +90,7 @@ def main() -> int:
         assert len(pairs) == naive_count, (len(pairs), naive_count)
         rows.append((f"near-duplicate search ({len(hashes)} hashes)", len(hashes), ours_s, naive_s))
 
-        ours_s, crops = timed(extract_crops, tmp / "merged", tmp / "crops", size=args.size, progress=False)
+        ours_s, crops = timed(extract_crops, tmp / "merged", tmp / "crops", CropSpec(args.size, 0.1), progress=False)
         naive_s, naive_written = timed(naive_crops, tmp / "merged", tmp / "naive", args.size)
         assert crops.total == naive_written, (crops.total, naive_written)
         rows.append((f"crops ({crops.total} crops at {args.size}px)", images, ours_s, naive_s))

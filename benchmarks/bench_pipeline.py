@@ -33,11 +33,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fallkd_lib.data.geometry import CropSpec  # noqa: E402
 from fallkd_lib.data.synthetic import generate_clip  # noqa: E402
-from fallkd_lib.detect.detector import detect_people, load_detector  # noqa: E402
-from fallkd_lib.detect.pipeline import FallPipeline  # noqa: E402
-from fallkd_lib.detect.runtime import OnnxClassifier, TorchClassifier  # noqa: E402
-from fallkd_lib.detect.video import iter_frames  # noqa: E402
 from fallkd_lib.export import (  # noqa: E402
     box_agreement,
     export_classifier_onnx,
@@ -45,6 +42,12 @@ from fallkd_lib.export import (  # noqa: E402
     quantize_detector_onnx,
 )
 from fallkd_lib.models import create_classifier, input_stats  # noqa: E402
+from fallkd_lib.models.inputs import ClassifierInput  # noqa: E402
+from fallkd_lib.runtime.classifier import OnnxClassifier, TorchClassifier  # noqa: E402
+from fallkd_lib.runtime.detector import detect_people  # noqa: E402
+from fallkd_lib.runtime.loaders import load_detector  # noqa: E402
+from fallkd_lib.runtime.pipeline import FallPipeline  # noqa: E402
+from fallkd_lib.runtime.sources import iter_frames  # noqa: E402
 from fallkd_lib.settings import import_ultralytics, keep_torch_threads  # noqa: E402
 
 CLASSES = ["fall", "normal"]
@@ -111,7 +114,7 @@ def reference(frames, detector: Detector, model: torch.nn.Module, device: str) -
 
 def fallkd(frames, detector: Detector, classifier, out: Path) -> dict:
     """FallPipeline.process over the frames (no video writing: the same work the reference does)."""
-    pipe = FallPipeline(detector, classifier, crop_size=224)
+    pipe = FallPipeline(detector, classifier)  # crops as the classifier's input says: 224 px, pad 0.1
     start = time.perf_counter()
     for frame in frames:
         pipe.process(frame)
@@ -152,12 +155,9 @@ def main() -> int:
         yolo = import_ultralytics().YOLO(args.detector, task="detect")
         detector = Detector(yolo, args.imgsz, truth, gpu)
         model = create_classifier("efficientnet_b0", 2, pretrained=False).eval()
-        meta = {"class_names": CLASSES, "image_size": 224, "model": "efficientnet_b0"}
-        onnx_path = export_classifier_onnx(model, tmp / "cls.onnx", metadata=meta)  # exported on the CPU
-        model.to(args.device)
-        torch_rt = TorchClassifier.from_module(
-            model, CLASSES, 224, device=args.device, name="efficientnet_b0"
-        )
+        model_input = ClassifierInput(CropSpec(224, 0.1), 224, *input_stats(model))
+        torch_rt = TorchClassifier.from_module(model, CLASSES, model_input, args.device, "efficientnet_b0")
+        onnx_path = export_classifier_onnx(torch_rt, tmp / "cls.onnx")  # exported from a CPU copy
         onnx_rt = OnnxClassifier.from_file(onnx_path, device=args.device)
         yolo.save(tmp / "detector.pt")
         det_onnx = export_detector_onnx(tmp / "detector.pt", tmp / "detector.onnx", imgsz=args.imgsz)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
+from fallkd_lib.cli_data import config_options
+from fallkd_lib.config import PipelineConfig, cli_config
 from fallkd_lib.errors import UsageError
 
 
 def cmd_detect(args: argparse.Namespace) -> None:
     """Run the fall pipeline (detector, tracker, crop classifier, long-lie alerts) over a video, images or camera."""
-    from fallkd_lib.detect.pipeline import FallPipeline
-    from fallkd_lib.detect.state import FallStateConfig
+    from fallkd_lib.runtime.pipeline import FallPipeline
 
-    state = FallStateConfig() if args.alert_after is None else FallStateConfig(alert_after=args.alert_after)
-    pipeline = FallPipeline(
-        args.detector, args.classifier, imgsz=args.imgsz, conf=args.conf, state=state, camera=args.camera
-    )
+    shortcuts = {"imgsz": args.imgsz, "conf": args.conf, "state.alert_after": args.alert_after}
+    cfg = cli_config(PipelineConfig, args.profile, args.set, **shortcuts)
+    pipeline = FallPipeline(args.detector, args.classifier, cfg, camera=args.camera)  # type: ignore[arg-type]
     summary = pipeline.run(
         args.source, args.out, save_video=not args.no_video, webhook=args.webhook, max_frames=args.max_frames
     )
@@ -34,35 +32,8 @@ def cmd_detect(args: argparse.Namespace) -> None:
     )
 
 
-def sample_frames(source: str | Path, n: int, seed: int = 0) -> list[np.ndarray]:
-    """Up to n RGB frames spread over a video, image or image folder (reservoir sampling, in source order)."""
-    from fallkd_lib.detect.video import iter_frames
-
-    rng = np.random.default_rng(seed)
-    kept: list[tuple[int, np.ndarray]] = []
-    seen = 0
-    for frame in iter_frames(source):
-        if len(kept) < n:
-            kept.append((frame.index, frame.image))
-        elif (j := int(rng.integers(0, seen + 1))) < n:
-            kept[j] = (frame.index, frame.image)
-        seen += 1
-    return [image for _, image in sorted(kept, key=lambda item: item[0])]
-
-
-def split_spread(items: list, share: float) -> tuple[list, list]:
-    """Split items into round(share * n) and the rest, both spread evenly over the whole list, order kept."""
-    n = len(items)
-    k = min(n, max(0, round(share * n)))
-    first = [(i + 1) * k // n - i * k // n == 1 for i in range(n)]
-    return [x for x, f in zip(items, first, strict=True) if f], [
-        x for x, f in zip(items, first, strict=True) if not f
-    ]
-
-
 def cmd_export_det(args: argparse.Namespace) -> None:
     """Export a detector to ONNX and, with --calib, quantize it to int8 and print speed and box parity."""
-    from fallkd_lib.detect.detector import load_detector
     from fallkd_lib.export import (
         detector_parity,
         detector_speed,
@@ -70,10 +41,15 @@ def cmd_export_det(args: argparse.Namespace) -> None:
         quantize_detector_onnx,
     )
     from fallkd_lib.io import write_json_atomic
+    from fallkd_lib.runtime.detector import input_size
+    from fallkd_lib.runtime.loaders import load_detector
+    from fallkd_lib.runtime.sources import sample_frames, split_spread
 
     out = Path(args.out)
-    onnx_path = export_detector_onnx(args.weights, out / "detector.onnx", imgsz=args.imgsz)
-    print(f"wrote {onnx_path}")
+    torch_model = load_detector(args.weights)
+    imgsz = input_size(torch_model, args.imgsz)
+    onnx_path = export_detector_onnx(args.weights, out / "detector.onnx", imgsz=imgsz)
+    print(f"wrote {onnx_path} ({imgsz} px)")
     if args.calib is None:
         return
     frames = sample_frames(args.calib, args.calib_frames + args.check_frames)
@@ -87,18 +63,14 @@ def cmd_export_det(args: argparse.Namespace) -> None:
         onnx_path, out / "detector_int8.onnx", calib, reduce_range=not args.full_range
     )
     print(f"wrote {int8} (calibrated on {len(calib)} frames of {args.calib})")
-    models = {
-        "torch": load_detector(args.weights),
-        "onnx": load_detector(onnx_path),
-        "int8": load_detector(int8),
-    }
+    models = {"torch": torch_model, "onnx": load_detector(onnx_path), "int8": load_detector(int8)}
     report = {
-        "imgsz": args.imgsz,
+        "imgsz": imgsz,
         "calibration_frames": len(calib),
         "check_frames": len(check),
-        "ms_per_frame": detector_speed(models, check, args.imgsz),
-        "parity_onnx": detector_parity(models["torch"], models["onnx"], check, args.imgsz, conf=args.conf),
-        "parity_int8": detector_parity(models["onnx"], models["int8"], check, args.imgsz, conf=args.conf),
+        "ms_per_frame": detector_speed(models, check, imgsz),
+        "parity_onnx": detector_parity(models["torch"], models["onnx"], check, imgsz, conf=args.conf),
+        "parity_int8": detector_parity(models["onnx"], models["int8"], check, imgsz, conf=args.conf),
     }
     write_json_atomic(out / "export.json", report)
     print(f"\n{'model':8s} {'ms/frame':>9s} {'boxes':>6s} {'recall':>7s} {'precision':>10s} {'mean IoU':>9s}")
@@ -130,11 +102,12 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--alert-after", type=float, default=None, help="seconds down before the long-lie alert")
     p.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
-    p.add_argument("--imgsz", type=int, default=640)
-    p.add_argument("--conf", type=float, default=0.25)
+    p.add_argument("--imgsz", type=int, default=None, help="detector input side (default: its training size)")
+    p.add_argument("--conf", type=float, default=None, help="detector confidence threshold")
     p.add_argument("--camera", default="camera", help="camera name in alerts")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    config_options(p, "PipelineConfig (state.* = FallStateConfig)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser(
@@ -144,11 +117,13 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="folder for detector.onnx (and detector_int8.onnx)"
     )
-    p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--imgsz", type=int, default=None, help="fixed input side (default: the training size)")
     p.add_argument("--calib", default=None, help="video, image or folder of the camera's frames for int8")
     p.add_argument("--calib-frames", type=int, default=32, help="frames that set the int8 ranges")
     p.add_argument("--check-frames", type=int, default=32, help="other frames that measure parity and speed")
-    p.add_argument("--conf", type=float, default=0.25, help="confidence threshold of the parity check")
+    p.add_argument(
+        "--conf", type=float, default=PipelineConfig.conf, help="confidence threshold of the parity check"
+    )
     p.add_argument(
         "--full-range",
         action="store_true",

@@ -1,13 +1,82 @@
-"""Typed configuration: defaults that reproduce the reference recipe, a quick profile for laptops and CI."""
+"""Typed configuration: one dataclass per entry point, defaults that reproduce the reference recipe, a quick
+profile for laptops and CI, values checked when the config is made, unknown keys rejected with a suggestion.
+
+    DataConfig       synthetic generation, merge, crops          data_config(profile, **overrides)
+    TrainConfig      classifiers, the teacher, distillation      train_config(profile, **overrides)
+    DetectConfig     detector training                           detect_config(profile, **overrides)
+    PipelineConfig   the camera: thresholds, tracker, fall state pipeline_config(profile, **overrides)
+    FallStateConfig  the per-track state machine (inside PipelineConfig.state)
+
+`parse_overrides` turns the command line's ``--set KEY=VALUE`` into typed values (``--set state.alert_after=5``
+reaches a nested config). Settings that shape a model's input (crop size, pad, normalisation) are recorded in the
+trained model and read back from it; the configs here only say how to make them.
+"""
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, dataclass, fields, replace
+import math
+import numbers
+import typing
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 from fallkd_lib.errors import UsageError
+from fallkd_lib.overrides import convert, keys, parse_overrides, with_overrides  # noqa: F401 (re-exported)
+
+if typing.TYPE_CHECKING:
+    from fallkd_lib.data.geometry import CropSpec
 
 PROFILES = ("quick", "full")
+# the course's classifiers by fallkd name -> timm architecture (fallkd_lib.models.create builds them)
+TIMM_NAMES = {
+    "resnet18": "resnet18",
+    "efficientnet_b0": "efficientnet_b0",
+    "vit_b_16": "vit_base_patch16_224",
+    "vit_tiny": "vit_tiny_patch16_224",
+}
+VIT_PATCH = 16
+
+
+def _fail(config: object, name: str, value: object, rule: str) -> None:
+    raise UsageError(f"{type(config).__name__}.{name}={value!r}: {rule}")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _require(config: object, checks: Sequence[tuple[str, typing.Callable[[object], bool], str]]) -> None:
+    """Raise a UsageError naming the first field whose value fails its check."""
+    for name, ok, rule in checks:
+        value = getattr(config, name)
+        if not ok(value):
+            _fail(config, name, value, rule)
+
+
+def _integer(low: int) -> typing.Callable[[object], bool]:
+    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
+
+
+def _at_least(low: float, strict: bool = False) -> typing.Callable[[object], bool]:
+    return lambda v: _number(v) and (v > low if strict else v >= low)
+
+
+def check_kd_params(alpha: float, temperature: float) -> None:
+    """Raise a UsageError naming the value when alpha is outside [0, 1] or the temperature is not > 0."""
+    if not (_number(alpha) and 0.0 <= float(alpha) <= 1.0):
+        raise UsageError(
+            f"alpha={alpha!r} is invalid: it is the weight of the hard-label cross-entropy and must lie in [0, 1] "
+            "(1 = no distillation, 0 = teacher only; the report's recipe uses 0.85)."
+        )
+    if not (_number(temperature) and float(temperature) > 0):
+        raise UsageError(
+            f"temperature={temperature!r} is invalid: the softmax temperature T must be a finite number > 0 "
+            "(1 = plain softmax; the report's recipe uses 2)."
+        )
+
+
+def _model_name(value: object) -> bool:
+    return value in TIMM_NAMES
 
 
 @dataclass(frozen=True)
@@ -20,12 +89,31 @@ class DataConfig:
     seed: int = 0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train / valid / test fractions
     near_duplicate_distance: int = 4  # perceptual-hash Hamming distance that counts as the same photo
-    crop_size: int = 224  # classifier input side, as in the reference report
+    crop_size: int = 224  # classifier crop side, as in the reference report
     crop_pad: float = 0.1  # context added around each person box, as a fraction of its size
 
+    def __post_init__(self) -> None:
+        """Check every value (the crop geometry through CropSpec)."""
+        _require(
+            self,
+            [
+                ("source", lambda v: v in ("synthetic", "roboflow"), "choose 'synthetic' or 'roboflow'"),
+                ("synth_images", _integer(1), "need at least 1 image per style"),
+                ("synth_size", lambda v: _integer(64)(v) and v % 32 == 0, "a multiple of 32, >= 64"),
+                ("seed", _integer(0), "an integer >= 0"),
+                ("near_duplicate_distance", lambda v: _integer(0)(v) and v <= 64, "bits, 0..64"),
+            ],
+        )
+        from fallkd_lib.data.split import check_fractions  # imported here: config stays light
 
-QUICK_DATA = DataConfig(source="synthetic", synth_images=60, synth_size=320, crop_size=96)
-FULL_DATA = DataConfig()
+        object.__setattr__(self, "split", check_fractions(self.split))
+        self.crop_spec()
+
+    def crop_spec(self) -> CropSpec:
+        """The CropSpec that `fallkd crops` cuts with under these settings (imported here: config stays light)."""
+        from fallkd_lib.data.geometry import CropSpec
+
+        return CropSpec(self.crop_size, self.crop_pad)
 
 
 @dataclass(frozen=True)
@@ -36,7 +124,7 @@ class TrainConfig:
         "efficientnet_b0"  # resnet18 | efficientnet_b0 | vit_b_16 (teacher) | vit_tiny (quick teacher)
     )
     pretrained: bool = True  # ImageNet weights (downloaded online, or from a local file)
-    image_size: int = 224
+    image_size: int = 224  # the model's input side (crops are resized to it)
     epochs: int = 20
     batch_size: int = 64
     optimizer: str = "adam"  # adam | adamw
@@ -55,6 +143,44 @@ class TrainConfig:
     channels_last: bool = True  # used on CUDA only
     max_batches: int = 0  # cap batches per epoch (0 = all): quick smoke runs
 
+    def __post_init__(self) -> None:
+        """Check every value, so a bad temperature fails before a teacher and its cache are loaded."""
+        names = ", ".join(TIMM_NAMES)
+        _require(
+            self,
+            [
+                ("model", _model_name, f"choose one of {names}"),
+                ("teacher", _model_name, f"choose one of {names}"),
+                ("pretrained", lambda v: isinstance(v, bool), "true or false"),
+                ("image_size", _integer(16), "pixels, an integer >= 16"),
+                ("epochs", _integer(1), "an integer >= 1"),
+                ("batch_size", _integer(1), "an integer >= 1"),
+                ("optimizer", lambda v: v in ("adam", "adamw"), "choose adam or adamw"),
+                ("lr", _at_least(0), "a learning rate >= 0 (the report: 1e-3; 0 freezes the weights)"),
+                ("weight_decay", _at_least(0), "a number >= 0"),
+                ("scheduler", lambda v: v in ("cosine", "none"), "choose cosine or none"),
+                ("warmup_epochs", _integer(0), "an integer >= 0"),
+                (
+                    "label_smoothing",
+                    lambda v: _number(v) and 0 <= v < 1,
+                    "in [0, 1) (0 = none, 0.1 is common)",
+                ),
+                ("teacher_train_last_blocks", _integer(0), "an integer >= 0"),
+                ("workers", _integer(0), "an integer >= 0"),
+                ("seed", _integer(0), "an integer >= 0"),
+                ("max_batches", _integer(0), "an integer >= 0 (0 = every batch)"),
+            ],
+        )
+        if self.model.startswith("vit") and self.image_size % VIT_PATCH:
+            good = max(VIT_PATCH, round(self.image_size / VIT_PATCH) * VIT_PATCH)
+            _fail(
+                self,
+                "image_size",
+                self.image_size,
+                f"{self.model} needs a multiple of {VIT_PATCH}: try {good}",
+            )
+        check_kd_params(self.alpha, self.temperature)
+
 
 QUICK_TRAIN = TrainConfig(
     pretrained=False, image_size=64, epochs=3, batch_size=32, teacher="vit_tiny", workers=0
@@ -68,53 +194,166 @@ class DetectConfig:
 
     model: str = "yolov5s.yaml"  # ultralytics builds the anchor-free YOLOv5su from it
     pretrained: str | None = "yolov5su.pt"  # COCO weights (online, or a local file); None trains from scratch
-    imgsz: int = 640
+    imgsz: int = 640  # the detector's input side (recorded in its checkpoint; the camera reads it back)
     batch: int = 8
     epochs: int = 50
     workers: int = 2
     seed: int = 0
+    patience: int = 100  # epochs without a better validation mAP before ultralytics stops early
+
+    def __post_init__(self) -> None:
+        """Check every value before ultralytics is imported."""
+        _require(
+            self,
+            [
+                ("model", lambda v: str(v).endswith((".yaml", ".pt")), "a model .yaml or a .pt checkpoint"),
+                ("pretrained", lambda v: v is None or isinstance(v, str), "a weights file or None"),
+                ("imgsz", lambda v: _integer(32)(v) and v % 32 == 0, "a multiple of 32 (YOLO's stride)"),
+                ("batch", lambda v: _integer(1)(v) or v == -1, "an integer >= 1 (or -1: ultralytics picks)"),
+                ("epochs", _integer(1), "an integer >= 1"),
+                ("workers", _integer(0), "an integer >= 0"),
+                ("seed", _integer(0), "an integer >= 0"),
+                ("patience", _integer(1), "an integer >= 1"),
+            ],
+        )
 
 
 QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=3, workers=0)
 FULL_DETECT = DetectConfig()
 
 
-def _check_keys(cls: type, overrides: dict) -> None:
-    valid = [f.name for f in fields(cls)]
-    for key in overrides:
-        if key not in valid:
-            hint = difflib.get_close_matches(key, valid, n=1)
-            did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+@dataclass(frozen=True)
+class FallStateConfig:
+    """Thresholds and timings of the per-track state machine (times in seconds, probabilities in [0, 1]).
+
+    smoothing: time constant of the exponential moving average of the fall probability; each observation
+        moves the average by 1 - exp(-dt / smoothing) of the way to the new value, so the result does not
+        depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
+    enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
+        getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
+    alert_after: seconds down (from the frame the fall started) before the long-lie alert.
+    cooldown: seconds after an alert before the same track can alert again (a person who stays down is
+        reported again every cooldown seconds).
+    recovery: seconds the smoothed probability must stay below exit to count as recovered.
+    forget_after: seconds unseen before a track is dropped (a person hidden 2 s behind a bench keeps its timer).
+    """
+
+    smoothing: float = 0.5
+    enter: float = 0.7
+    exit: float = 0.4
+    alert_after: float = 10.0
+    cooldown: float = 60.0
+    recovery: float = 3.0
+    forget_after: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Reject settings that would make the state machine meaningless."""
+        for name in ("smoothing", "alert_after", "cooldown", "recovery", "forget_after"):
+            value = getattr(self, name)
+            if not (_number(value) and value >= 0):
+                raise UsageError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
+        if self.forget_after == 0:
             raise UsageError(
-                f"unknown {cls.__name__} key {key!r}.{did_you_mean} Valid keys: {', '.join(valid)}"
+                "FallStateConfig.forget_after=0 would drop every track at each frame; use e.g. 5.0"
+            )
+        if not (_number(self.exit) and _number(self.enter) and 0.0 <= self.exit < self.enter <= 1.0):
+            raise UsageError(
+                f"FallStateConfig: need 0 <= exit < enter <= 1, got exit={self.exit!r}, enter={self.enter!r}; "
+                "the defaults are enter=0.7, exit=0.4"
             )
 
 
-def data_config(profile: str = "quick", **overrides) -> DataConfig:
-    """The data settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The camera's own settings: detector thresholds, tracker and fall state. The crop geometry and the
+    classifier's input come from the classifier, and the detector's input size from the detector unless set."""
+
+    imgsz: int | None = None  # detector input side; None = the size the detector was trained (or exported) at
+    conf: float = 0.25  # detector confidence threshold
+    iou: float = 0.45  # non-maximum suppression IoU threshold
+    tracker: str = (
+        "bytetrack.yaml"  # ultralytics tracker config (an IoU matcher is the fallback without `lap`)
+    )
+    state: FallStateConfig = field(default_factory=FallStateConfig)
+
+    def __post_init__(self) -> None:
+        """Check the thresholds and the input size."""
+        _require(
+            self,
+            [
+                (
+                    "imgsz",
+                    lambda v: v is None or (_integer(32)(v) and v % 32 == 0),
+                    "None or a multiple of 32",
+                ),
+                ("conf", lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
+                ("iou", lambda v: _number(v) and 0 < v <= 1, "an IoU in (0, 1]"),
+                ("tracker", lambda v: isinstance(v, str) and v.endswith(".yaml"), "a tracker .yaml"),
+                ("state", lambda v: isinstance(v, FallStateConfig), "a FallStateConfig"),
+            ],
+        )
+
+
+# the quick profile's detector trains 3 epochs at 160 px and is unsure of itself: take its weaker boxes too
+QUICK_PIPELINE = PipelineConfig(conf=0.1)
+FULL_PIPELINE = PipelineConfig()
+
+QUICK_DATA = DataConfig(source="synthetic", synth_images=60, synth_size=320, crop_size=96)
+FULL_DATA = DataConfig()
+# each profile is the module constant <PROFILE>_<KIND> (QUICK_DATA, FULL_TRAIN...), looked up when asked for
+_KINDS: dict[type, str] = {
+    DataConfig: "DATA",
+    TrainConfig: "TRAIN",
+    DetectConfig: "DETECT",
+    PipelineConfig: "PIPELINE",
+}
+Config = DataConfig | TrainConfig | DetectConfig | PipelineConfig | FallStateConfig
+
+
+def profile_config(cls: type, profile: str = "quick", **overrides: object) -> Config:
+    """The settings of a profile ('quick' or 'full') for a config class, with overrides checked by name."""
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    _check_keys(DataConfig, overrides)
-    base = QUICK_DATA if profile == "quick" else FULL_DATA
-    return replace(base, **overrides)
+    if cls not in _KINDS:
+        names = [c.__name__ for c in _KINDS]
+        raise UsageError(f"{cls.__name__} has no profiles; configs with profiles: {names}")
+    return with_overrides(globals()[f"{profile.upper()}_{_KINDS[cls]}"], overrides)
 
 
-def train_config(profile: str = "quick", **overrides) -> TrainConfig:
-    """The training settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    _check_keys(TrainConfig, overrides)
-    return replace(QUICK_TRAIN if profile == "quick" else FULL_TRAIN, **overrides)
+def data_config(profile: str = "quick", **overrides: object) -> DataConfig:
+    """The data settings of a profile, with keyword overrides checked by name."""
+    return profile_config(DataConfig, profile, **overrides)  # type: ignore[return-value]
 
 
-def detect_config(profile: str = "quick", **overrides) -> DetectConfig:
-    """The detector settings of a profile ('quick' or 'full'), with keyword overrides checked by name."""
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
-    _check_keys(DetectConfig, overrides)
-    return replace(QUICK_DETECT if profile == "quick" else FULL_DETECT, **overrides)
+def train_config(profile: str = "quick", **overrides: object) -> TrainConfig:
+    """The training settings of a profile, with keyword overrides checked by name."""
+    return profile_config(TrainConfig, profile, **overrides)  # type: ignore[return-value]
 
 
-def as_dict(config: DataConfig | TrainConfig | DetectConfig) -> dict:
+def detect_config(profile: str = "quick", **overrides: object) -> DetectConfig:
+    """The detector-training settings of a profile, with keyword overrides checked by name."""
+    return profile_config(DetectConfig, profile, **overrides)  # type: ignore[return-value]
+
+
+def pipeline_config(profile: str = "quick", **overrides: object) -> PipelineConfig:
+    """The camera pipeline's settings of a profile (dotted keys such as 'state.alert_after' reach FallStateConfig)."""
+    return profile_config(PipelineConfig, profile, **overrides)  # type: ignore[return-value]
+
+
+def cli_config(cls: type, profile: str, sets: Sequence[str] = (), **shortcuts: object) -> Config:
+    """A command's config: the profile, then --set overrides, then the command's own flags (None = not given)."""
+    overrides = parse_overrides(cls, sets)
+    for key, value in shortcuts.items():
+        if value is None:
+            continue
+        if key in overrides and overrides[key] != value:
+            raise UsageError(
+                f"--set {key}={overrides[key]!r} disagrees with the flag that sets {key} to {value!r}"
+            )
+        overrides[key] = value
+    return profile_config(cls, profile, **overrides)
+
+
+def as_dict(config: Config) -> dict:
     """A plain dict of a config, for JSON reports."""
     return asdict(config)

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fallkd_lib.io import write_atomic
+
 OFFLINE_ENV = {
     "YOLO_OFFLINE": "1",  # ultralytics: no hub, no update checks
     "YOLO_AUTOINSTALL": "0",  # ultralytics: never pip-install anything at run time
@@ -81,9 +83,7 @@ def prepare_ultralytics(settings: Settings | None = None) -> Path:
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
         for target in (config_dir / name, config_dir / "Ultralytics" / name):
             if not target.exists():
-                tmp = target.with_suffix(".tmp")
-                shutil.copyfile(source, tmp)
-                tmp.replace(target)
+                write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))  # noqa: B023 (called at once)
     return config_dir
 
 

@@ -207,8 +207,12 @@ plot_sample_grid(work / "merged", n=12, seed=1)
 #   at run time are never pixel-perfect; a little context makes the classifier robust to both.
 # * **Letterboxing, not stretching.** A lying person's box is wide, a standing one's tall. Stretching both
 #   to a square would distort exactly the shape cue we want the network to read, so we scale the longer
-#   side to 224 and fill the rest with grey, as the detector does with its frames. The runtime pipeline
-#   (notebook 05) uses the very same function, so training and deployment crops match.
+#   side to 224 and fill the rest with grey, as the detector does with its frames.
+#
+# Both choices are one `CropSpec` (size, pad, fill). The crop folder records it in `crop_params.json`,
+# training stores it inside the classifier (as timm stores a model's mean and std in its `pretrained_cfg`), and
+# the camera pipeline of notebook 05 reads it back from the model and cuts with the very same function: what
+# you trained on is what runs, and a pipeline asked to crop differently from its model refuses.
 #
 # Crops land in the `ImageFolder` layout that torchvision reads: `train|val|test/{fall,normal}/`.
 
@@ -216,7 +220,7 @@ plot_sample_grid(work / "merged", n=12, seed=1)
 from fallkd_lib.data.crops import extract_crops
 from fallkd_lib.viz.data_plots import plot_crop_grid
 
-crops = extract_crops(work / "merged", work / "crops", size=cfg.crop_size, pad=cfg.crop_pad)
+crops = extract_crops(work / "merged", work / "crops", cfg.crop_spec())
 print(crops.summary())
 
 # %%
@@ -229,15 +233,17 @@ plot_crop_grid(work / "crops", n=16, seed=0)
 # ImageFolder for the classifiers (notebook 03). The same steps from a terminal:
 #
 # ```
-# fallkd synth data/synthetic --images 300 --style all
+# fallkd synth --out data/synthetic --profile quick          # or --images 300 --imgsz 640
 # fallkd merge data/synthetic/park data/synthetic/cctv --out data/merged
-# fallkd crops data/merged --out data/crops
+# fallkd crops data/merged --out data/crops --profile quick  # or --size 224 --pad 0.1
 # ```
 #
 # 1. Set `near_duplicate_distance=0` in the merge and count the groups again. What happens to leakage?
 # 2. Map `lying` to `normal` instead of `fall` in section 2. Which real situations would each choice get
 #    wrong?
-# 3. Re-run section 6 with `pad=0.0` and `pad=0.3` and look at the crops: which would you rather classify?
+# 3. Re-run section 6 with `data_config(PROFILE, crop_pad=0.0)` and `crop_pad=0.3` and look at the crops:
+#    which would you rather classify? A classifier trained on the 0.3 crops carries `pad=0.3` with it: the
+#    pipeline of notebook 05 then cuts people with 0.3, without being told.
 # 4. Merge two real exports (in the full profile, the report's Roboflow sets; or any two YOLO exports you
 #    have, e.g. `fallkd merge path/to/export_a path/to/export_b --out data/real`) and read `report.json`.
 #    Which class names needed a mapping? How many boxes were identity boxes? How many groups did video

@@ -38,7 +38,7 @@ cfg
 # The `ultralytics` package builds `yolov5s.yaml` as **YOLOv5su**, not the original YOLOv5s of the report:
 
 # %%
-from fallkd_lib.detect.detector import YOLOV5U_NOTE
+from fallkd_lib.detector.train import YOLOV5U_NOTE
 
 print(YOLOV5U_NOTE)
 
@@ -54,7 +54,7 @@ print(YOLOV5U_NOTE)
 # the images linked.
 
 # %%
-from fallkd_lib.detect.detector import detector_dataset, detector_dataset_info
+from fallkd_lib.detector.dataset import detector_dataset, detector_dataset_info
 
 person_yaml = detector_dataset(data["merged"], runs / "data_person", mode="person")
 fall_yaml = detector_dataset(data["merged"], runs / "data_fall_normal", mode="fall_normal")
@@ -69,12 +69,10 @@ detector_dataset_info(person_yaml)
 # interrupted run continues with `resume=True`.
 
 # %%
-from fallkd_lib.detect.detector import train_detector
+from fallkd_lib.detector.train import train_detector
 
-common = dict(model=cfg.model, pretrained=cfg.pretrained, epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch,
-              workers=cfg.workers, seed=cfg.seed, out_dir=runs, plots=PROFILE == "full", resume="auto")
-person = train_detector(person_yaml, name="person", **common)
-fall_normal = train_detector(fall_yaml, name="fall_normal", **common)
+person = train_detector(person_yaml, cfg, out_dir=runs, name="person", plots=PROFILE == "full", resume="auto")
+fall_normal = train_detector(fall_yaml, cfg, out_dir=runs, name="fall_normal", plots=PROFILE == "full", resume="auto")
 
 # %%
 import pandas as pd
@@ -111,10 +109,12 @@ pd.DataFrame({size: model_budget(yolo, size) for size in (320, 512, 640)}).T[["p
 # ## 5. Looking at detections
 
 # %%
-from fallkd_lib.detect.detector import detect_people, load_detector
+from fallkd_lib.runtime.detector import detect_people
+from fallkd_lib.runtime.loaders import detector_input_size, load_detector
 from fallkd_lib.viz.data_plots import plot_sample_grid
 
 detector = load_detector(person["best"])
+print("trained at", detector_input_size(detector), "px: every later call runs it at that size unless told otherwise")
 plot_sample_grid(data["merged"], n=4, seed=2, split="test")
 
 # %% [markdown]
@@ -128,7 +128,7 @@ from fallkd_lib.data.imageio import open_rgb
 from fallkd_lib.data.yolo import list_images
 
 frames = [np.asarray(open_rgb(p)) for p in list_images(f"{data['merged']}/test/images")[:4]]
-[len(boxes) for boxes in detect_people(detector, frames, imgsz=cfg.imgsz)]
+[len(boxes) for boxes in detect_people(detector, frames)]
 
 # %% [markdown]
 # The same from a terminal is a single ultralytics call; fallkd adds the offline switches and the dataset

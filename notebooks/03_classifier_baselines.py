@@ -142,7 +142,7 @@ from fallkd_lib.train.loop import evaluate
 from fallkd_lib.train.metrics import threshold_for_recall
 from fallkd_lib.train.recipes import load_trained
 
-model = load_trained(runs / "efficientnet_b0", cfg)
+model = load_trained(runs / "efficientnet_b0")  # architecture and classes from its checkpoint
 val = CropDataset(crops, "val", build_transforms(cfg.image_size, False, *input_stats(model)))
 result = evaluate(model, torch.utils.data.DataLoader(val, batch_size=64))
 fall = val.classes.index("fall")

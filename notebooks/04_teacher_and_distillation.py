@@ -81,7 +81,7 @@ from fallkd_lib.train.data import CropDataset, build_transforms
 from fallkd_lib.train.recipes import load_trained
 from fallkd_lib.viz.kd_plots import plot_soft_targets, temperature_widget
 
-teacher_model = load_trained(runs / "teacher", cfg, cfg.teacher)
+teacher_model = load_trained(runs / "teacher")
 sample = CropDataset(crops, "val", build_transforms(cfg.image_size, False, *input_stats(teacher_model)))
 images = torch.stack([sample[i][0] for i in range(4)])
 with torch.no_grad():

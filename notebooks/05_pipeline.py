@@ -25,7 +25,7 @@ PROFILE = "quick"  # "quick" (synthetic clips and models, CPU) or "full" (your t
 
 # %%
 # %matplotlib inline
-from fallkd_lib.config import detect_config, train_config
+from fallkd_lib.config import detect_config, pipeline_config, train_config
 from fallkd_lib.data.stage import run_data_stage
 from fallkd_lib.settings import configure_offline, get_settings
 
@@ -35,6 +35,8 @@ settings = get_settings()
 data = run_data_stage(PROFILE, settings.data_dir / ("course" if PROFILE == "quick" else "course_full"), progress=False)
 runs = settings.runs_dir / "course" / PROFILE
 dcfg, tcfg = detect_config(PROFILE), train_config(PROFILE)
+pcfg = pipeline_config(PROFILE)  # the camera's thresholds, tracker and fall state (alert after 10 s down)
+pcfg
 
 # %% [markdown]
 # ## 1. The two models
@@ -43,15 +45,14 @@ dcfg, tcfg = detect_config(PROFILE), train_config(PROFILE)
 # train them otherwise.
 
 # %%
-from fallkd_lib.detect.detector import detector_dataset, train_detector
+from fallkd_lib.detector.dataset import detector_dataset
+from fallkd_lib.detector.train import train_detector
 from fallkd_lib.train.recipes import train_classifier
 
-common = dict(model=dcfg.model, pretrained=dcfg.pretrained, epochs=dcfg.epochs, imgsz=dcfg.imgsz, batch=dcfg.batch,
-              workers=dcfg.workers, seed=dcfg.seed, out_dir=runs / "detector", plots=False, resume="auto")
-person = train_detector(detector_dataset(data["merged"], runs / "detector" / "data_person", "person"), name="person", **common)
-fall_normal = train_detector(
-    detector_dataset(data["merged"], runs / "detector" / "data_fall_normal", "fall_normal"), name="fall_normal", **common
-)
+person_yaml = detector_dataset(data["merged"], runs / "detector" / "data_person", "person")
+fall_yaml = detector_dataset(data["merged"], runs / "detector" / "data_fall_normal", "fall_normal")
+person = train_detector(person_yaml, dcfg, out_dir=runs / "detector", name="person", plots=False, resume="auto")
+fall_normal = train_detector(fall_yaml, dcfg, out_dir=runs / "detector", name="fall_normal", plots=False, resume="auto")
 student = train_classifier(data["crops_dir"], runs / "efficientnet_b0", tcfg, name="efficientnet_b0")
 print("person detector:", person["best"], "| classifier test accuracy:", round(student["test"]["accuracy"], 3))
 
@@ -78,12 +79,11 @@ clips = generate_clip_set(settings.data_dir / "clips" / PROFILE, per_scenario=1,
 # `fallkd detect CLIP.mp4 --detector runs/.../best.pt --classifier runs/.../best.pt --out runs/detect`.
 
 # %%
-from fallkd_lib.detect.pipeline import FallPipeline
-from fallkd_lib.detect.state import FallStateConfig
+from fallkd_lib.runtime.pipeline import FallPipeline
 
-state = FallStateConfig(alert_after=10.0)
 fall_clip = next(c for c in clips if c.scenario == "fall_stay")
-pipeline = FallPipeline(person["best"], runs / "efficientnet_b0", imgsz=dcfg.imgsz, conf=0.1, state=state)
+pipeline = FallPipeline(person["best"], runs / "efficientnet_b0", pcfg)
+print(f"detector input {pipeline.imgsz} px and crops {pipeline.crop}: both read from the models")
 summary = pipeline.run(fall_clip.video, runs / "pipeline" / "fall_stay", progress=False)
 summary
 
@@ -98,23 +98,23 @@ summary
 # pipeline; crops, the batched classifier, the state machine and the alerts are the real ones.
 
 # %%
-from fallkd_lib.detect.evaluate_events import event_scores_table, read_event_log, score_clip_set
-from fallkd_lib.detect.oracle import truth_detector, truth_events
+from fallkd_lib.runtime.events import event_scores_table, read_event_log, score_clip_set
+from fallkd_lib.runtime.oracle import truth_detector, truth_events
 
 results = []
 for clip in clips:
     out = runs / "pipeline_truth_boxes" / clip.video.stem
-    FallPipeline(truth_detector(clip.truth), runs / "efficientnet_b0", state=state).run(clip.video, out, progress=False)
+    FallPipeline(truth_detector(clip.truth), runs / "efficientnet_b0", pcfg).run(clip.video, out, progress=False)
     results.append((clip.truth, read_event_log(out)))
-event_scores_table(score_clip_set(results, alert_after=state.alert_after))
+event_scores_table(score_clip_set(results, alert_after=pcfg.state.alert_after))
 
 # %% [markdown]
 # **Everything perfect but the state machine.** With true labels in, the state machine should alert every long
 # lie once, after `alert_after` seconds, and nothing else: this is the ceiling the models are trying to reach.
 
 # %%
-ceiling = [(clip.truth, truth_events(clip.truth, state)) for clip in clips]
-event_scores_table(score_clip_set(ceiling, alert_after=state.alert_after))
+ceiling = [(clip.truth, truth_events(clip.truth, pcfg.state)) for clip in clips]
+event_scores_table(score_clip_set(ceiling, alert_after=pcfg.state.alert_after))
 
 # %% [markdown]
 # *Recall* is the share of long lies alerted; *delay* the seconds between "down for `alert_after`" and the
@@ -127,14 +127,13 @@ event_scores_table(score_clip_set(ceiling, alert_after=state.alert_after))
 # caught when a box overlaps it with IoU >= 0.5 **and** says `fall`):
 
 # %%
-from fallkd_lib.detect.detector import load_detector
-from fallkd_lib.detect.evaluate_boxes import compare_detection_modes, yolo_ground_truth
-from fallkd_lib.detect.modes import predict_modes
-from fallkd_lib.detect.runtime import load_classifier
+from fallkd_lib.detector.evaluate import compare_detection_modes, yolo_ground_truth
+from fallkd_lib.detector.modes import predict_modes
+from fallkd_lib.runtime.loaders import load_classifier, load_detector
 
 truth_images = yolo_ground_truth(data["merged"], "test", progress=False)
 predictions = predict_modes(truth_images, load_detector(fall_normal["best"]), load_detector(person["best"]),
-                            load_classifier(runs / "efficientnet_b0"), imgsz=dcfg.imgsz, conf=0.1, progress=False)
+                            load_classifier(runs / "efficientnet_b0"), conf=pcfg.conf, progress=False)
 compare_detection_modes(predictions)
 
 # %% [markdown]
@@ -187,15 +186,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from fallkd_lib.detect.video import iter_frames
 from fallkd_lib.export import detector_speed, export_detector_onnx, quantize_detector_onnx
+from fallkd_lib.runtime.sources import iter_frames
 
 crowd = [f.image for f in iter_frames(next(c for c in clips if c.scenario == "crowd").video)]
 weights = Path(person["best"])
-det_onnx = export_detector_onnx(weights, runs / "deploy" / "detector.onnx", imgsz=dcfg.imgsz)
+det_onnx = export_detector_onnx(weights, runs / "deploy" / "detector.onnx")  # at its training size
 det_int8 = quantize_detector_onnx(det_onnx, runs / "deploy" / "detector_int8.onnx", crowd[0::4])  # calibration
 files = {"torch": weights, "ONNX": det_onnx, "ONNX int8": det_int8}
-speed = detector_speed(files, crowd[2::4], dcfg.imgsz)  # other frames than the calibration ones
+speed = detector_speed(files, crowd[2::4])  # other frames than the calibration ones
 pd.DataFrame({"ms per frame": speed, "file MB": {k: p.stat().st_size / 2**20 for k, p in files.items()}}).round(1)
 
 # %% [markdown]
@@ -205,8 +204,9 @@ pd.DataFrame({"ms per frame": speed, "file MB": {k: p.stat().st_size / 2**20 for
 # synthetic frames and 90% (precision 0.95) on real photos it was not calibrated on.
 #
 # ### Exercises
-# 1. Set `FallStateConfig(alert_after=5.0)` and score again: which clips now alert, and which of those are false?
-# 2. Set the smoothing time constant to 0 (`FallStateConfig(smoothing=0.0)`). What happens to flicker and delay?
+# 1. Set `pcfg = pipeline_config(PROFILE, **{"state.alert_after": 5.0})` and score again: which clips now alert,
+#    and which of those are false? (From a terminal: `fallkd detect ... --set state.alert_after=5`.)
+# 2. Set the smoothing time constant to 0 (`"state.smoothing": 0.0`). What happens to flicker and delay?
 # 3. Start a local webhook receiver (`python -m http.server` will not do: it refuses POST; write a 10-line
 #    `http.server` handler) and pass `webhook="http://127.0.0.1:8000/alert"` to `run`. Stop the server: does the
 #    pipeline keep going, and where is the alert kept?

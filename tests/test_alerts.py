@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from fallkd_lib.detect.alerts import (
+from fallkd_lib.runtime.alerts import (
     Alert,
     AlertDeliveryError,
     AlertDispatcher,
     JsonlSink,
     StdoutSink,
 )
-from fallkd_lib.detect.state import FallEvent
-from fallkd_lib.detect.webhook import WebhookSink, redact_url
+from fallkd_lib.runtime.state import FallEvent
+from fallkd_lib.runtime.webhook import WebhookSink, redact_url
 
 TOKEN = "tok-S3CRET-8f1e"
 QUERY_SECRET = "QSECRET-77"
@@ -238,7 +238,7 @@ def test_dispatcher_keeps_failed_alert_in_log_and_other_sinks_still_get_it(
         [report],
     )
     warnings = [
-        r for r in caplog.records if r.levelno == logging.WARNING and r.name == "fallkd_lib.detect.alerts"
+        r for r in caplog.records if r.levelno == logging.WARNING and r.name == "fallkd_lib.runtime.alerts"
     ]
     assert [r.getMessage() for r in warnings] == [
         f"alert for track 3 not delivered by sink 'webhook': {error}"

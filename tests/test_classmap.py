@@ -8,7 +8,6 @@ from fallkd_lib.data.classmap import (
     DEFAULT_CLASS_MAP,
     UnknownClassError,
     apply_class_map,
-    box_iou,
     normalize_name,
     parse_map_args,
     resolve_class_map,
@@ -120,13 +119,6 @@ def test_parse_map_args():
         parse_map_args(["lying"])
     with pytest.raises(ValueError, match="valid targets"):
         parse_map_args(["lying=sideways"])
-
-
-def test_box_iou_by_hand():
-    a = Box(0, 0.5, 0.5, 0.2, 0.2)
-    b = Box(0, 0.55, 0.5, 0.2, 0.2)  # overlap 0.15 x 0.2 = 0.03; union 0.04 + 0.04 - 0.03 = 0.05
-    assert box_iou(a, b) == pytest.approx(0.6)
-    assert box_iou(a, Box(0, 0.9, 0.9, 0.1, 0.1)) == 0.0
 
 
 def test_apply_class_map_identity_rule():

@@ -11,7 +11,7 @@ from fallkd_lib.cli import main
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
-    assert main(["synth", str(out), "--images", "12", "--size", "160", "--seed", "3"]) == 0
+    assert main(["synth", "--out", str(out), "--images", "12", "--imgsz", "160", "--seed", "3"]) == 0
     return out
 
 
@@ -78,19 +78,20 @@ def test_download_offline_fails_fast_with_alternatives(tmp_path: Path, capsys, m
     assert not (tmp_path / "rf").exists()
 
 
+@pytest.mark.slow
 def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
+    from dataclasses import replace
+
     from fallkd_lib import config
 
-    monkeypatch.setattr(
-        config, "QUICK_DATA", config.replace(config.QUICK_DATA, synth_images=10, synth_size=128)
-    )
+    monkeypatch.setattr(config, "QUICK_DATA", replace(config.QUICK_DATA, synth_images=10, synth_size=128))
     assert main(["demo", "--out", str(tmp_path), "--data-only"]) == 0
     out = capsys.readouterr().out
     assert "data stage (quick profile) done" in out
     assert (tmp_path / "merged" / "report.json").is_file()
     assert len(list((tmp_path / "crops").glob("*/*/*.jpg"))) > 0
     assert (tmp_path / "plots" / "samples.png").is_file()
-    tiny = config.replace(config.QUICK_TRAIN, image_size=32, epochs=1, batch_size=16)
+    tiny = replace(config.QUICK_TRAIN, image_size=32, epochs=1, batch_size=16)
     monkeypatch.setattr(config, "QUICK_TRAIN", tiny)
     assert (
         main(["demo", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")]) == 0
@@ -100,9 +101,10 @@ def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
     assert table.count("\n") == 6  # header + teacher, resnet18, efficientnet_b0, KD cached, KD online
 
 
+@pytest.mark.slow
 def test_clips_and_train_det(synth: Path, tmp_path: Path, capsys) -> None:
-    clip_args = ["--per-scenario", "1", "--seconds", "8", "--fps", "2", "--size", "128"]
-    assert main(["clips", str(tmp_path / "clips"), *clip_args]) == 0
+    clip_args = ["--per-scenario", "1", "--seconds", "8", "--fps", "2", "--imgsz", "128"]
+    assert main(["clips", "--out", str(tmp_path / "clips"), *clip_args]) == 0
     scenarios = sorted(("fall_stay", "fall_recover", "sit", "walk", "crowd"))
     assert sorted(p.name for p in (tmp_path / "clips").glob("*.mp4")) == [f"{s}_00.mp4" for s in scenarios]
     merged = tmp_path / "merged"

@@ -3,11 +3,8 @@ and inference, with every network call refused (ultralytics must never try to do
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +12,17 @@ import onnx
 import pytest
 import torch
 import yaml
+from conftest import no_network
 from PIL import Image, UnidentifiedImageError
 
+from fallkd_lib.config import detect_config
 from fallkd_lib.data import yolo
 from fallkd_lib.data.imageio import ImageReadError, open_rgb
-from fallkd_lib.data.merge import merge_datasets
-from fallkd_lib.data.synthetic import generate_dataset
-from fallkd_lib.detect.detector import (
-    METRICS_FILE,
-    _yolo_class,
-    detect_people,
-    evaluate_detector,
-    load_detector,
-    train_detector,
-)
-from fallkd_lib.detect.detector_data import SKIPPED_FILE, detector_dataset, detector_dataset_info
-from fallkd_lib.settings import get_settings
+from fallkd_lib.detector.dataset import SKIPPED_FILE, detector_dataset, detector_dataset_info
+from fallkd_lib.detector.train import METRICS_FILE, evaluate_detector, train_detector
+from fallkd_lib.runtime.detector import detect_people
+from fallkd_lib.runtime.loaders import detector_input_size, load_detector
+from fallkd_lib.settings import get_settings, import_ultralytics
 
 SUMMARY_KEYS = {
     "run_dir",
@@ -53,71 +45,23 @@ SUMMARY_KEYS = {
     "device",
     "amp",
     "names",
+    "config",
 }
 
 
-@contextlib.contextmanager
-def no_network():
-    """Refuse (and record) every DNS lookup and TCP connection, and record ultralytics' log lines."""
-    attempts: list[str] = []
-    lines: list[str] = []
-
-    def refuse(*args, **kwargs):
-        attempts.append(repr(args[:2]))
-        raise OSError("network access refused by the test")
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Keep()
-    logger = logging.getLogger("ultralytics")
-    logger.addHandler(handler)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(socket, "getaddrinfo", refuse)
-            mp.setattr(socket, "create_connection", refuse)
-            yield attempts, lines
-    finally:
-        logger.removeHandler(handler)
+@pytest.fixture(scope="module")
+def merged(tiny_merged: Path) -> Path:
+    return tiny_merged
 
 
 @pytest.fixture(scope="module")
-def merged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A merged fall/normal dataset of 2 x 24 synthetic 160 px images."""
-    root = tmp_path_factory.mktemp("detector_data")
-    sources = []
-    for style in ("park", "cctv"):
-        generate_dataset(root / style, 24, seed=1, style=style, size=160, progress=False)
-        sources.append((style, root / style))
-    merge_datasets(sources, root / "merged", progress=False)
-    return root / "merged"
+def person_yaml(tiny_detector: dict) -> Path:
+    return tiny_detector["data_yaml"]
 
 
 @pytest.fixture(scope="module")
-def person_yaml(merged: Path) -> Path:
-    return detector_dataset(merged, merged.parent / "det_person", "person", progress=False)
-
-
-@pytest.fixture(scope="module")
-def trained(person_yaml: Path) -> tuple[dict, list[str], list[str]]:
-    """One epoch of YOLOv5n (the small sibling of the default yolov5s, to keep this file fast) at 128 px from
-    scratch on CPU, with the network refused."""
-    with no_network() as (attempts, lines):
-        summary = train_detector(
-            person_yaml,
-            model="yolov5n.yaml",
-            epochs=1,
-            imgsz=128,
-            batch=8,
-            out_dir=person_yaml.parent.parent / "runs",
-            name="tiny",
-            device="cpu",
-            workers=0,
-            plots=False,
-            extra={"deterministic": False},  # skips importing torch._dynamo (2-3 s here)
-        )
-    return summary, attempts, lines
+def trained(tiny_detector: dict) -> tuple[dict, list[str], list[str]]:
+    return tiny_detector["summary"], tiny_detector["network_attempts"], tiny_detector["log"]
 
 
 def label_lines(root: Path) -> dict[str, list[str]]:
@@ -131,6 +75,7 @@ def label_lines(root: Path) -> dict[str, list[str]]:
     return result
 
 
+@pytest.mark.slow
 def test_person_mode_maps_every_class_to_zero(merged: Path, person_yaml: Path) -> None:
     out = person_yaml.parent
     cfg = yaml.safe_load(person_yaml.read_text(encoding="utf-8"))
@@ -157,6 +102,7 @@ def test_person_mode_maps_every_class_to_zero(merged: Path, person_yaml: Path) -
     )
 
 
+@pytest.mark.slow
 def test_fall_normal_mode_keeps_labels(merged: Path, tmp_path: Path) -> None:
     data_yaml = detector_dataset(merged, tmp_path / "det2", "fall_normal", progress=False)
     cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
@@ -168,6 +114,7 @@ def test_fall_normal_mode_keeps_labels(merged: Path, tmp_path: Path) -> None:
     assert again == data_yaml and label_lines(tmp_path / "det2") == source
 
 
+@pytest.mark.slow
 def test_dataset_errors(merged: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown detector mode 'people'.*fall_normal.*person"):
         detector_dataset(merged, tmp_path / "x", "people")
@@ -213,6 +160,7 @@ def test_bad_label_lines_are_skipped_and_reported(tmp_path: Path) -> None:
     assert "test" not in yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_train_one_epoch(trained: tuple[dict, list[str], list[str]]) -> None:
     summary, attempts, lines = trained
     assert attempts == [], f"network attempted: {attempts}"
@@ -240,6 +188,7 @@ def test_train_one_epoch(trained: tuple[dict, list[str], list[str]]) -> None:
     assert (args["deterministic"], args["amp"], args["exist_ok"], args["workers"]) == (False, False, True, 0)
 
 
+@pytest.mark.slow
 def test_resume_finished_run_returns_saved_summary(trained: tuple, person_yaml: Path, tmp_path: Path) -> None:
     summary = trained[0]
     run_dir = Path(summary["run_dir"])
@@ -250,10 +199,11 @@ def test_resume_finished_run_returns_saved_summary(trained: tuple, person_yaml: 
         train_detector(person_yaml, out_dir=tmp_path, name="never", resume=True)
 
 
+@pytest.mark.slow
 def test_evaluate_detector(trained: tuple, person_yaml: Path, capfd: pytest.CaptureFixture) -> None:
     test_boxes = detector_dataset_info(person_yaml)["boxes"]["test"]
     with no_network() as (attempts, _):
-        result = evaluate_detector(trained[0]["best"], person_yaml, 128, split="test", workers=0)
+        result = evaluate_detector(trained[0]["best"], person_yaml, split="test", workers=0)  # at its 128 px
     assert attempts == [] and "Downloading" not in "".join(capfd.readouterr())
     assert set(result) == {
         "weights",
@@ -266,14 +216,15 @@ def test_evaluate_detector(trained: tuple, person_yaml: Path, capfd: pytest.Capt
         "per_class",
     }
     assert all(0.0 <= result[k] <= 1.0 for k in ("mAP50", "mAP50-95", "precision", "recall"))
-    assert result["per_class"]["person"]["instances"] == test_boxes
+    assert result["per_class"]["person"]["instances"] == test_boxes and result["imgsz"] == 128
     with pytest.raises(ValueError, match=r"no 'holdout' split; choose one of \['train', 'val', 'test'\]"):
         evaluate_detector(trained[0]["best"], person_yaml, 128, split="holdout")
 
 
+@pytest.mark.slow
 def test_load_and_detect(trained: tuple, merged: Path) -> None:
     model = load_detector(trained[0]["best"])
-    assert model.task == "detect" and model.names == {0: "person"}
+    assert model.task == "detect" and model.names == {0: "person"} and detector_input_size(model) == 128
     images = yolo.list_images(merged / "test" / "images")[:3]
     frames = [np.asarray(open_rgb(p)) for p in images]
     boxes = detect_people(model, frames, imgsz=128, conf=0.0, batch=2)
@@ -292,12 +243,14 @@ def test_load_and_detect(trained: tuple, merged: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+@pytest.mark.slow
 def test_onnx_export_loads_and_detects_like_the_checkpoint(trained: tuple, merged: Path) -> None:
     checkpoint = load_detector(trained[0]["best"])
     with no_network() as (attempts, _):
         exported = Path(checkpoint.export(format="onnx", imgsz=128))
     assert attempts == [] and exported.suffix == ".onnx"
     model = load_detector(exported)
+    assert detector_input_size(model) == 128  # read from the export's metadata
     frames = [np.asarray(open_rgb(p)) for p in yolo.list_images(merged / "valid" / "images")[:2]]
     from_onnx = detect_people(model, frames, imgsz=128, conf=0.0)
     from_pt = detect_people(checkpoint, frames, imgsz=128, conf=0.0)
@@ -340,19 +293,19 @@ def test_load_detector_errors(tmp_path: Path) -> None:
 
 def test_fonts_are_placed_where_ultralytics_looks() -> None:
     """ultralytics downloads Arial.ttf from github.com unless it is in its USER_CONFIG_DIR."""
-    _yolo_class()
+    import_ultralytics()
     import ultralytics.utils
 
     looked_in = Path(ultralytics.utils.USER_CONFIG_DIR)
     assert looked_in.is_relative_to(get_settings().yolo_config_dir)
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
         assert (looked_in / name).read_bytes() == (get_settings().yolo_config_dir / name).read_bytes()
-    assert not list(looked_in.glob("*.tmp"))  # no temp files left
+    assert not list(looked_in.glob("*.tmp*"))  # no temp files left
 
 
 def test_unreadable_images_still_raise_pillows_error(tmp_path: Path) -> None:
     """ultralytics' PIL.Image.open patch (pi-heif on demand) must not leak into fallkd's image checks."""
-    _yolo_class()
+    import_ultralytics()
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"not an image at all")
     with pytest.raises(UnidentifiedImageError):
@@ -361,13 +314,14 @@ def test_unreadable_images_still_raise_pillows_error(tmp_path: Path) -> None:
         open_rgb(junk)
 
 
+@pytest.mark.slow
 def test_offline_pretrained_error(person_yaml: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match=r"yolov5su\.pt is not a local file.*pretrained=None"):
-        train_detector(person_yaml, pretrained="yolov5su.pt", out_dir=tmp_path)
+        train_detector(person_yaml, detect_config("full"), out_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"model yolov5su\.pt is not a local file.*yolov5s\.yaml"):
-        train_detector(person_yaml, model="yolov5su.pt", out_dir=tmp_path)
+        train_detector(person_yaml, detect_config("quick", model="yolov5su.pt"), out_dir=tmp_path)
     assert not (tmp_path / "train").exists() and not os.listdir(tmp_path)
 
 

@@ -6,51 +6,22 @@ import logging
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from fallkd_lib.data.synthetic.clips import generate_clip, read_clip_truth
-from fallkd_lib.detect.evaluate_boxes import (
+from fallkd_lib.detector.evaluate import (
     MODES,
-    box_iou_matrix,
     compare_detection_modes,
     fall_detection_scores,
-    match_boxes,
     yolo_ground_truth,
 )
-from fallkd_lib.detect.evaluate_events import event_scores_table, score_clip_events, score_clip_set
-from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
+from fallkd_lib.runtime.events import event_scores_table, score_clip_events, score_clip_set
+from fallkd_lib.runtime.state import FallEvent, FallStateConfig, FallTracker
 
 A = (0, 0, 10, 10)
 
 # ---------------------------------------------------------------- boxes
-
-
-def test_iou_matrix_by_hand() -> None:
-    iou = box_iou_matrix(np.array([A, (0, 0, 0, 10)]), np.array([(5, 0, 15, 10), A, (20, 20, 30, 30)]))
-    assert iou.shape == (2, 3)
-    np.testing.assert_allclose(iou, [[50 / 150, 1.0, 0.0], [0.0, 0.0, 0.0]])  # degenerate box: 0, not NaN
-    assert box_iou_matrix(np.zeros((0, 4)), np.array([A, A])).shape == (0, 2)
-
-
-def test_two_predictions_on_one_person_match_the_better_one_only() -> None:
-    assert match_boxes(np.array([(0, 0, 10, 8), A]), np.array([A])) == [(1, 0)]  # IoU 0.8 vs 1.0
-
-
-def test_threshold_is_inclusive_and_checked() -> None:
-    assert match_boxes(np.array([(0, 0, 10, 5)]), np.array([A]), 0.5) == [(0, 0)]  # IoU exactly 0.5
-    assert match_boxes(np.array([(0, 0, 10, 5)]), np.array([A]), 0.51) == []
-    with pytest.raises(ValueError, match="iou_threshold"):
-        match_boxes(np.array([A]), np.array([A]), 0.0)
-
-
-def test_greedy_takes_highest_iou_first_and_breaks_ties_by_index() -> None:
-    gt = np.array([A, (6, 0, 16, 10)])
-    # pred 0 overlaps both gts at 70/130; pred 1 is gt 0 exactly (1.0) so pred 0 gets gt 1
-    assert match_boxes(np.array([(3, 0, 13, 10), A]), gt) == [(0, 1), (1, 0)]
-    assert match_boxes(np.array([(3, 0, 13, 10)]), gt) == [(0, 0)]  # tie: lower gt index
-    assert match_boxes(np.zeros((0, 4)), gt) == [] and match_boxes(np.array([A]), np.zeros((0, 4))) == []
 
 
 def _images() -> list[dict]:

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
+from fallkd_lib.runtime.state import FallEvent, FallStateConfig, FallTracker
 
 BOX = (10.0, 20.0, 110.0, 220.0)
 UP, LYING = 0.1, 0.95

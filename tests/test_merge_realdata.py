@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import csv
-import os
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SHARED_DATASETS
 
 from fallkd_lib.data.merge import merge_datasets
 from fallkd_lib.data.yolo import Box, label_path_for, list_images, read_class_names, split_image_dirs
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-SHARED = Path(
-    os.environ.get("FALLKD_SHARED_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets"
-)
 SOURCES = ("fall_action_laifi", "hospital_bed_rf")
 # source class name -> merged class id (0 fall, 1 normal); other names must not survive
 POSTURE = {"Fall-Action": 0, "Sit": 1, "Stand": 1, "fall": 0, "lie": 1, "move": 1, "sit": 1, "stand": 1}
@@ -39,11 +36,11 @@ def key(box: Box, cls: int) -> tuple:
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory):
-    if not all((SHARED / name / "data.yaml").is_file() for name in SOURCES):
-        pytest.skip(f"real datasets not found under {SHARED} (set FALLKD_SHARED_DATASETS)")
+    if not all((SHARED_DATASETS / name / "data.yaml").is_file() for name in SOURCES):
+        pytest.skip(f"real datasets not found under {SHARED_DATASETS} (set FALLKD_SHARED_DATASETS)")
     out = tmp_path_factory.mktemp("real") / "merged"
     start = time.perf_counter()
-    report = merge_datasets([SHARED / name for name in SOURCES], out, progress=False)
+    report = merge_datasets([SHARED_DATASETS / name for name in SOURCES], out, progress=False)
     elapsed = time.perf_counter() - start
     n = report.counts["images"]["input"]
     print(f"\nmerge of {n} real images: {elapsed:.1f} s, {n / elapsed:.0f} images/s\n{report.summary()}")
@@ -52,10 +49,10 @@ def merged(tmp_path_factory):
     return out, report, rows, elapsed
 
 
-def test_names_and_time(merged):
-    out, _, _, elapsed = merged
+def test_names(merged):
+    """(The merge's speed is benchmarks/bench_data.py's claim, printed above, not asserted here.)"""
+    out, _, _, _ = merged
     assert yaml.safe_load((out / "data.yaml").read_text())["names"] == ["fall", "normal"]
-    assert elapsed < 60
 
 
 def test_counts_are_consistent(merged):
@@ -63,7 +60,7 @@ def test_counts_are_consistent(merged):
     counts = report.counts
     total = 0
     for name in SOURCES:
-        n_images = sum(len(list_images(d)) for d in split_image_dirs(SHARED / name).values())
+        n_images = sum(len(list_images(d)) for d in split_image_dirs(SHARED_DATASETS / name).values())
         src = counts["per_source"][name]
         assert src["input"] == n_images
         assert (
@@ -101,7 +98,7 @@ def test_every_kept_box_is_a_posture_box_and_every_hospital_fall_survives(merged
     identity_over_posture = 0
     for row in rows:
         original = Path(row["original_path"])
-        names = read_class_names(SHARED / row["source"] / "data.yaml")
+        names = read_class_names(SHARED_DATASETS / row["source"] / "data.yaml")
         boxes = source_boxes(original, names)
         expected = Counter(key(b, POSTURE[n]) for n, b in boxes if n in POSTURE)
         image = out / row["image"]

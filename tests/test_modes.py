@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fallkd_lib.detect import modes
-from fallkd_lib.detect.evaluate_boxes import MODES, compare_detection_modes
+from fallkd_lib.data.geometry import CropSpec
+from fallkd_lib.detector import modes
+from fallkd_lib.detector.evaluate import MODES, compare_detection_modes
 
 
 class FakeClassifier:
-    image_size, fall_index = 16, 0
+    fall_index, crop = 0, CropSpec(16, 0.1)
 
     def __init__(self) -> None:
         self.batches: list[int] = []

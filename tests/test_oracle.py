@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from fallkd_lib.data.synthetic import generate_clip, read_clip_truth
-from fallkd_lib.detect.evaluate_events import score_clip_events
-from fallkd_lib.detect.oracle import truth_detector, truth_events
-from fallkd_lib.detect.state import FallStateConfig
-from fallkd_lib.detect.video import Frame
+from fallkd_lib.runtime.events import score_clip_events
+from fallkd_lib.runtime.oracle import truth_detector, truth_events
+from fallkd_lib.runtime.sources import Frame
+from fallkd_lib.runtime.state import FallStateConfig
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_truth_detector_gives_boxes_and_ids(clips) -> None:
 
 
 def test_event_log_round_trip(tmp_path: Path) -> None:
-    from fallkd_lib.detect.evaluate_events import read_event_log
+    from fallkd_lib.runtime.events import read_event_log
 
     (tmp_path / "events.jsonl").write_text(
         '{"kind": "long_lie", "time": 12.0}\n\n{"kind": "recovered", "time": 20}\n'

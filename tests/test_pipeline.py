@@ -10,19 +10,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import save_untrained_classifier
 
 from fallkd_lib.cli import main
-from fallkd_lib.config import as_dict, train_config
-from fallkd_lib.data.merge import merge_datasets
-from fallkd_lib.data.synthetic import generate_clip, generate_dataset
-from fallkd_lib.detect.detector import train_detector
-from fallkd_lib.detect.detector_data import detector_dataset
-from fallkd_lib.detect.pipeline import STAGES, FallPipeline, FrameResult, IouTracker
-from fallkd_lib.detect.state import FallStateConfig
-from fallkd_lib.models import create_classifier
-from fallkd_lib.train.checkpoint import save_checkpoint
+from fallkd_lib.config import FallStateConfig, PipelineConfig
+from fallkd_lib.data.geometry import CropSpec
+from fallkd_lib.data.synthetic import generate_clip
+from fallkd_lib.runtime.pipeline import STAGES, FallPipeline, FrameResult
+from fallkd_lib.runtime.tracking import IouTracker
 
 STATE = FallStateConfig(smoothing=0.0, alert_after=1.0)
+CONFIG = PipelineConfig(state=STATE)
+CROP = CropSpec(32, 0.1)  # what a bare callable classifier must be told
 
 
 class Truth:
@@ -55,7 +54,7 @@ def lines(path: Path) -> list[dict]:
 
 def test_fall_stay_alerts_exactly_once(tmp_path) -> None:
     video, truth = clip(tmp_path, "fall_stay")
-    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE, camera="ward1")
+    pipe = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP, camera="ward1")
     summary = pipe.run(video, tmp_path / "out", progress=False)
     out = tmp_path / "out"
     events = lines(out / "events.jsonl")
@@ -83,7 +82,7 @@ def test_fall_stay_alerts_exactly_once(tmp_path) -> None:
 
 def test_sit_never_alerts(tmp_path) -> None:
     video, truth = clip(tmp_path, "sit")
-    summary = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE).run(
+    summary = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP).run(
         video, tmp_path / "out", save_video=False, progress=False
     )
     assert summary["alerts"] == 0 and "long_lie" not in summary["events"] and summary["annotated"] is None
@@ -94,9 +93,9 @@ def test_sit_never_alerts(tmp_path) -> None:
 
 def test_process_returns_people_states_and_timings(tmp_path) -> None:
     video, truth = clip(tmp_path, "fall_stay")
-    from fallkd_lib.detect.video import iter_frames
+    from fallkd_lib.runtime.sources import iter_frames
 
-    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE)
+    pipe = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP)
     results = [pipe.process(f) for f in iter_frames(video)]
     assert all(isinstance(r, FrameResult) and set(r.timings) == set(STAGES) for r in results)
     states = [p.state for r in results for p in r.people]
@@ -110,7 +109,7 @@ def test_unreachable_webhook_keeps_running_and_logs_undelivered(tmp_path) -> Non
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     video, truth = clip(tmp_path, "fall_stay")
-    pipe = FallPipeline(truth.detector, truth.classifier, crop_size=32, state=STATE)
+    pipe = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP)
     summary = pipe.run(
         video,
         tmp_path / "out",
@@ -136,44 +135,18 @@ def test_iou_tracker_keeps_ids() -> None:
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """A 1-epoch YOLOv5n person detector (CPU, 128 px) and an untrained ResNet18 classifier checkpoint at 32 px."""
+def models(tiny_detector, tmp_path_factory) -> dict[str, Path]:
+    """The shared 1-epoch YOLOv5n person detector (128 px), an untrained ResNet18 run folder and a 4 s clip."""
     root = tmp_path_factory.mktemp("pipeline_models")
-    generate_dataset(root / "park", 16, seed=1, style="park", size=128, progress=False)
-    merge_datasets([("park", root / "park")], root / "merged", progress=False)
-    data = detector_dataset(root / "merged", root / "det", "person", progress=False)
-    summary = train_detector(
-        data,
-        model="yolov5n.yaml",
-        epochs=1,
-        imgsz=128,
-        batch=8,
-        out_dir=root / "runs",
-        name="tiny",
-        device="cpu",
-        workers=0,
-        plots=False,
-        extra={"deterministic": False},
-    )
-    cls = root / "cls"
-    cfg = as_dict(train_config("quick", image_size=32, model="resnet18"))
-    save_checkpoint(
-        cls / "best.pt",
-        create_classifier("resnet18", 2),
-        None,
-        None,
-        None,
-        1,
-        None,
-        cfg,
-        class_names=["fall", "normal"],
-    )
+    cls = save_untrained_classifier(root / "cls", size=32)
     video = generate_clip(root / "clip", "fall_stay", seconds=4.0, fps=5, size=128, seed=0).video
-    return {"detector": Path(summary["best"]), "classifier": cls, "video": video}
+    return {"detector": Path(tiny_detector["summary"]["best"]), "classifier": cls, "video": video}
 
 
+@pytest.mark.slow
 def test_real_tiny_models_write_every_output(models, tmp_path) -> None:
-    pipe = FallPipeline(models["detector"], models["classifier"], imgsz=128, conf=0.001, state=STATE)
+    pipe = FallPipeline(models["detector"], models["classifier"], PipelineConfig(conf=0.001, state=STATE))
+    assert pipe.imgsz == 128 and pipe.crop == CropSpec(32, 0.1)  # both read from the models
     summary = pipe.run(models["video"], tmp_path / "out", progress=False, max_frames=4)
     out = tmp_path / "out"
     assert summary["frames"] == 4 and summary["tracking"] in ("ultralytics", "iou-fallback")
@@ -185,6 +158,7 @@ def test_real_tiny_models_write_every_output(models, tmp_path) -> None:
     assert pipe.frames == 4 and all(pipe.timings[s] > 0 for s in ("detect", "total"))
 
 
+@pytest.mark.slow
 def test_cli_detect_runs_and_reports_errors(models, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("FALLKD_WEBHOOK_TOKEN", "sekrit-token")
     base = ["--detector", str(models["detector"]), "--classifier", str(models["classifier"])]
@@ -194,8 +168,6 @@ def test_cli_detect_runs_and_reports_errors(models, tmp_path, capsys, monkeypatc
         *base,
         "--out",
         str(tmp_path / "o"),
-        "--imgsz",
-        "128",
         "--conf",
         "0.001",
         "--max-frames",
@@ -221,7 +193,7 @@ def test_cli_detect_runs_and_reports_errors(models, tmp_path, capsys, monkeypatc
 
 
 def test_draw_tracks_colours_by_state() -> None:
-    from fallkd_lib.detect.pipeline import PersonResult
+    from fallkd_lib.runtime.pipeline import PersonResult
     from fallkd_lib.viz.draw import STATE_COLOURS, draw_tracks, track_label
 
     assert (
@@ -252,7 +224,7 @@ def test_image_folder_run_writes_annotated_images_and_counts_skips(tmp_path) -> 
     def detector(frame):
         return np.array([[10, 10, 40, 60, 0.9, 1]], float)
 
-    summary = FallPipeline(detector, lambda crops: np.full(len(crops), 0.1), crop_size=32).run(
+    summary = FallPipeline(detector, lambda crops: np.full(len(crops), 0.1), crop=CROP).run(
         src, tmp_path / "out", progress=False
     )
     assert summary["frames"] == 2 and summary["skipped_frames"] == 1 and summary["events"] == {}
@@ -260,7 +232,7 @@ def test_image_folder_run_writes_annotated_images_and_counts_skips(tmp_path) -> 
 
 
 def test_a_failing_source_still_writes_the_summary(tmp_path) -> None:
-    pipe = FallPipeline(lambda f: np.zeros((0, 6)), lambda crops: np.zeros(len(crops)), crop_size=32)
+    pipe = FallPipeline(lambda f: np.zeros((0, 6)), lambda crops: np.zeros(len(crops)), crop=CROP)
     with pytest.raises(FileNotFoundError, match="nope.mp4 not found"):
         pipe.run(tmp_path / "nope.mp4", tmp_path / "out", progress=False)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -278,7 +250,7 @@ def test_tracker_unavailable_falls_back_to_iou_ids(tmp_path, caplog) -> None:
 
     import torch
 
-    from fallkd_lib.detect.video import Frame
+    from fallkd_lib.runtime.sources import Frame
 
     class FakeYolo:
         def __init__(self) -> None:
@@ -295,9 +267,9 @@ def test_tracker_unavailable_falls_back_to_iou_ids(tmp_path, caplog) -> None:
             return [SimpleNamespace(boxes=SimpleNamespace(xyxy=xyxy, conf=torch.tensor([0.8, 0.7])))]
 
     yolo = FakeYolo()
-    pipe = FallPipeline(yolo, lambda crops: np.full(len(crops), 0.2), crop_size=32)
+    pipe = FallPipeline(yolo, lambda crops: np.full(len(crops), 0.2), PipelineConfig(imgsz=64), crop=CROP)
     image = np.zeros((80, 120, 3), np.uint8)
-    with caplog.at_level(logging.WARNING, logger="fallkd_lib.detect.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="fallkd_lib.runtime.pipeline"):
         results = [pipe.process(Frame(image, i / 10, i, f"f{i}")) for i in range(3)]
     assert yolo.track_calls == 1 and yolo.predict_calls == 3 and pipe.tracking is False
     assert [[p.track_id for p in r.people] for r in results] == [[1, 2], [1, 2], [1, 2]]
@@ -305,3 +277,75 @@ def test_tracker_unavailable_falls_back_to_iou_ids(tmp_path, caplog) -> None:
         1
     ].conf == pytest.approx(0.7)
     assert caplog.text.count("falling back to IoU matching") == 1
+
+
+def test_lap_missing_means_iou_ids_without_trying_bytetrack(monkeypatch) -> None:
+    import importlib.util
+
+    from fallkd_lib.runtime.sources import Frame
+
+    class NoTrack:
+        def track(self, *args, **kwargs):
+            raise AssertionError("track() must not be called without lap")
+
+        def predict(self, image, **kwargs):
+            from types import SimpleNamespace
+
+            import torch
+
+            xyxy = torch.tensor([[10.0, 10, 40, 60]])
+            return [SimpleNamespace(boxes=SimpleNamespace(xyxy=xyxy, conf=torch.tensor([0.9])))]
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lap" else real(name, *a)
+    )
+    pipe = FallPipeline(NoTrack(), lambda c: np.zeros(len(c)), PipelineConfig(imgsz=64), crop=CROP)
+    result = pipe.process(Frame(np.zeros((80, 120, 3), np.uint8), 0.0, 0, "f0"))
+    assert pipe.tracking is False and [p.track_id for p in result.people] == [1]
+
+
+# ---------------------------------------------------------------- what you train is what runs
+
+
+@pytest.fixture(scope="module")
+def pad03_classifier(tiny_merged, tmp_path_factory) -> Path:
+    """A ResNet18 trained (1 epoch, 32 px) on crops cut from the tiny merged dataset with pad=0.3."""
+    from fallkd_lib.config import train_config
+    from fallkd_lib.data.crops import extract_crops
+    from fallkd_lib.train.recipes import train_classifier
+
+    root = tmp_path_factory.mktemp("pad03")
+    extract_crops(tiny_merged, root / "crops", CropSpec(48, 0.3), progress=False)
+    cfg = train_config("quick", model="resnet18", image_size=32, epochs=1, batch_size=16)
+    train_classifier(root / "crops", root / "run", cfg, progress=False)
+    return root / "run"
+
+
+@pytest.mark.slow
+def test_the_pipeline_crops_as_the_training_crops_were_cut(pad03_classifier, tmp_path) -> None:
+    from fallkd_lib.data.geometry import crop_people
+    from fallkd_lib.export.onnx import export_classifier_onnx
+    from fallkd_lib.runtime.sources import Frame
+
+    frame = Frame(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8), 0.0, 0, "f0")
+    box = [40.0, 20.0, 80.0, 100.0]
+    onnx_file = export_classifier_onnx(pad03_classifier, tmp_path / "cls.onnx")
+    for classifier in (pad03_classifier, pad03_classifier / "best.pt", onnx_file):
+        pipe = FallPipeline(lambda f: np.array([[*box, 0.9, 1]]), classifier, CONFIG)
+        seen = []
+        predict = pipe.classifier.predict
+        pipe.classifier.predict = lambda crops, p=predict, s=seen: s.append(crops) or p(crops)
+        pipe.process(frame)
+        assert pipe.crop == CropSpec(48, 0.3)
+        np.testing.assert_array_equal(seen[0], crop_people(frame.image, [box], CropSpec(48, 0.3)))
+        assert not np.array_equal(seen[0], crop_people(frame.image, [box], CropSpec(48, 0.1)))
+
+
+@pytest.mark.slow
+def test_a_crop_that_disagrees_with_the_model_is_an_error(pad03_classifier) -> None:
+    with pytest.raises(ValueError, match=r"trained on crops cut with CropSpec\(size=48, pad=0.3.*pad=0.1"):
+        FallPipeline(lambda f: np.zeros((0, 6)), pad03_classifier, crop=CropSpec(48, 0.1))
+    assert FallPipeline(lambda f: np.zeros((0, 6)), pad03_classifier, crop=CropSpec(48, 0.3)).crop.pad == 0.3
+    with pytest.raises(ValueError, match="a bare callable classifier carries no crop settings"):
+        FallPipeline(lambda f: np.zeros((0, 6)), lambda crops: np.zeros(len(crops)))

@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from fallkd_lib.cli import main
-from fallkd_lib.cli_edge import sample_frames, split_spread
 from fallkd_lib.data.synthetic import render_scene
-from fallkd_lib.detect.detector import load_detector
+from fallkd_lib.detector.train import load_detector
 from fallkd_lib.export import (
     box_agreement,
     detector_parity,
@@ -24,6 +23,7 @@ from fallkd_lib.export import (
     quantize_onnx_int8,
 )
 from fallkd_lib.export.quantize import decode_nodes, detector_inputs
+from fallkd_lib.runtime.sources import sample_frames, split_spread
 from fallkd_lib.settings import import_ultralytics
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
@@ -68,6 +68,7 @@ def test_box_agreement_by_hand() -> None:
         box_agreement(reference, candidate[:1])
 
 
+@pytest.mark.slow
 def test_export_writes_where_asked_and_loads(exported: tuple[Path, Path, Path]) -> None:
     weights, onnx_path, _ = exported
     assert onnx_path.is_file() and onnx_path.parent.name == "deploy"
@@ -92,6 +93,7 @@ def test_export_writes_where_asked_and_loads(exported: tuple[Path, Path, Path]) 
     assert same["recall"] == same["precision"] == 1.0 and same["mean_abs_conf_change"] == 0.0
 
 
+@pytest.mark.slow
 def test_export_refuses_wrong_inputs(tmp_path: Path, exported: tuple[Path, Path, Path]) -> None:
     with pytest.raises(ValueError, match=r"det\.onnx: export needs the detector's \.pt checkpoint"):
         export_detector_onnx(exported[1], tmp_path / "x.onnx")
@@ -99,6 +101,7 @@ def test_export_refuses_wrong_inputs(tmp_path: Path, exported: tuple[Path, Path,
         export_detector_onnx(tmp_path / "absent.pt", tmp_path / "x.onnx")
 
 
+@pytest.mark.slow
 def test_int8_keeps_metadata_and_float_decoding(exported: tuple[Path, Path, Path]) -> None:
     _, onnx_path, int8 = exported
     model = onnx.load(str(int8))
@@ -119,6 +122,7 @@ def test_int8_keeps_metadata_and_float_decoding(exported: tuple[Path, Path, Path
     assert not list(int8.parent.glob(".*"))  # temporary files removed
 
 
+@pytest.mark.slow
 def test_quantizing_the_decoding_would_erase_the_scores(
     tmp_path: Path, exported: tuple[Path, Path, Path]
 ) -> None:
@@ -132,6 +136,7 @@ def test_quantizing_the_decoding_would_erase_the_scores(
     np.testing.assert_allclose(ours[:, 4:], fp32[:, 4:], atol=0.05 * float(fp32[:, 4:].max()) + 1e-6)
 
 
+@pytest.mark.slow
 def test_quantize_errors(tmp_path: Path, exported: tuple[Path, Path, Path]) -> None:
     _, onnx_path, _ = exported
     with pytest.raises(FileNotFoundError, match=r"absent\.onnx not found: export the float model"):
@@ -164,6 +169,7 @@ def test_sample_frames_spread_and_in_order(tmp_path: Path) -> None:
     assert picked == [int(f[0, 0, 0]) for f in sample_frames(folder, 4)]  # seeded: the same frames again
 
 
+@pytest.mark.slow
 def test_cli_export_det_int8(tmp_path: Path, exported: tuple[Path, Path, Path], capsys) -> None:
     folder = _write_frames(tmp_path / "cam", 8)
     args = ["export-det", str(exported[0]), "--out", str(tmp_path / "deploy"), "--imgsz", str(IMGSZ)]
@@ -184,17 +190,23 @@ def test_cli_export_det_int8(tmp_path: Path, exported: tuple[Path, Path, Path], 
     assert "missing" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_pipeline_runs_on_the_int8_detector(exported: tuple[Path, Path, Path]) -> None:
-    from fallkd_lib.detect.pipeline import FallPipeline
-    from fallkd_lib.detect.video import Frame
+    from fallkd_lib.config import PipelineConfig
+    from fallkd_lib.data.geometry import CropSpec
+    from fallkd_lib.runtime.pipeline import FallPipeline
+    from fallkd_lib.runtime.sources import Frame
 
-    pipe = FallPipeline(exported[2], lambda crops: np.full(len(crops), 0.5), imgsz=IMGSZ, conf=0.0)
+    fn = lambda crops: np.full(len(crops), 0.5)  # noqa: E731
+    pipe = FallPipeline(exported[2], fn, PipelineConfig(conf=0.0), crop=CropSpec(32, 0.1))
+    assert pipe.imgsz == IMGSZ  # read from the int8 file's metadata
     for i, image in enumerate(_frames(3, seed=30)):
         assert pipe.process(Frame(image, i / 10, i, f"f{i}")).index == i
     # ByteTrack ran on the int8 model (an untrained one's scores are too low to start tracks)
     assert pipe.tracking is True and pipe.frames == 3 and pipe.stage_ms()["detect"] > 0
 
 
+@pytest.mark.slow
 def test_detector_speed_times_each_model(exported: tuple[Path, Path, Path]) -> None:
     weights, onnx_path, int8 = exported
     speed = detector_speed({"torch": weights, "int8": load_detector(int8)}, _frames(3, seed=40), IMGSZ)

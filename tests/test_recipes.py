@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import make_crops
 from PIL import Image
 
 from fallkd_lib.cli import main
@@ -12,19 +12,12 @@ from fallkd_lib.config import train_config
 from fallkd_lib.train.compare import comparison_table, run_comparison
 from fallkd_lib.train.recipes import CACHE_NAME, cache_teacher, distill, train_classifier
 
+pytestmark = pytest.mark.slow  # every test here trains real timm models
 CFG = train_config("quick", image_size=32, epochs=1, batch_size=8, seed=0)
 
 
 def _crops(root: Path, per_class: int = 6, classes=("fall", "normal")) -> Path:
-    rng = np.random.default_rng(0)
-    for split in ("train", "val", "test"):
-        for c, name in enumerate(classes):
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_class):
-                pixels = rng.integers(0, 80, (32, 32, 3)) + (150 if c == 0 else 0)
-                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{name}_{i}.png")
-    return root
+    return make_crops(root, per_class, classes)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +100,72 @@ def test_cli_train_and_clear_errors(runs, tmp_path: Path, capsys) -> None:
         == 2
     )
     assert str(missing) in capsys.readouterr().err
+
+
+def test_distillation_keeps_label_smoothing(runs) -> None:
+    """The KD criterion gets cfg.label_smoothing: its task term is the smoothed cross-entropy."""
+    import torch
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, logits: torch.Tensor) -> None:
+            super().__init__()
+            self.logits = logits
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return self.logits
+
+    from fallkd_lib.distill import kd_loss
+    from fallkd_lib.train.recipes import kd_criterion
+
+    cfg = train_config("quick", image_size=32, label_smoothing=0.1, alpha=0.5, temperature=3.0)
+    logits, labels = torch.tensor([[2.0, -1.0], [0.5, 0.3]]), torch.tensor([0, 1])
+    for mode in ("cached", "online"):
+        criterion = kd_criterion(cfg, runs["teacher"], mode, runs["crops"])
+        assert (criterion.alpha, criterion.temperature, criterion.label_smoothing) == (0.5, 3.0, 0.1)
+        teacher = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        if mode == "cached":
+            criterion.cache.logits = teacher  # rows 0 and 1: the samples of ids 0 and 1
+            got = criterion(logits, labels, torch.tensor([0, 1]), None)
+        else:
+            criterion.teacher = Fixed(teacher)  # a stand-in teacher with known logits
+            got = criterion(logits, labels, None, torch.zeros(2, 3, 32, 32))
+        expected = kd_loss(logits, teacher, labels, 0.5, 3.0, label_smoothing=0.1)
+        torch.testing.assert_close(got["task_loss"], expected["task_loss"])
+        torch.testing.assert_close(got["loss"], expected["loss"])
+        assert got["task_loss"] != kd_loss(logits, teacher, labels, 0.5, 3.0)["task_loss"]
+
+
+def test_the_teacher_is_rebuilt_from_its_checkpoint(runs, capsys) -> None:
+    """cache-teacher and distill read the teacher's architecture from its run, not from cfg.teacher."""
+    cfg = train_config("full", image_size=32, batch_size=8)  # cfg.teacher = vit_b_16; the run holds vit_tiny
+    cache = cache_teacher(runs["teacher"], runs["crops"], cfg, progress=False)
+    assert cache.teacher == "vit_tiny" and len(cache) == 12
+    assert (
+        main(
+            ["cache-teacher", str(runs["crops"]), "--teacher", str(runs["teacher"]), "--set", "image_size=32"]
+        )
+        == 0
+    )
+    assert "logits of teacher vit_tiny" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # --other is for commands that score on other crops
+        main(["cache-teacher", str(runs["crops"]), "--teacher", str(runs["teacher"]), "--other", "x"])
+
+
+def test_metrics_json_has_one_schema(runs, tmp_path: Path) -> None:
+    from fallkd_lib.train.metrics_file import FIELDS, read_metrics, write_metrics
+
+    record = read_metrics(runs["teacher"])
+    assert set(record) == set(FIELDS) and record["name"] == "vit_tiny" and record["test"]["n"] == 12
+    assert record["input"] == {
+        "crop_size": 32,
+        "pad": 0.1,
+        "fill": 114,
+        "image_size": 32,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+    }  # ViT-Tiny's own stats
+    with pytest.raises(ValueError, match=r"missing \['test'\]"):
+        write_metrics(tmp_path / "m.json", {k: v for k, v in record.items() if k != "test"})
+    (tmp_path / "old.json").write_text(json.dumps({"name": "x", "best": {}, "test": None}))
+    with pytest.raises(ValueError, match="written by an older fallkd"):
+        read_metrics(tmp_path / "old.json")

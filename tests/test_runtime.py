@@ -6,29 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import save_untrained_classifier
 
 from fallkd_lib.config import as_dict, train_config
-from fallkd_lib.detect.runtime import (
-    OnnxClassifier,
-    TorchClassifier,
-    fall_class_index,
-    load_classifier,
-    preprocess,
-)
+from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.export import check_onnx_parity, export_classifier_onnx, read_onnx_metadata
 from fallkd_lib.models import create_classifier
+from fallkd_lib.models.inputs import ClassifierInput
+from fallkd_lib.runtime.classifier import OnnxClassifier, TorchClassifier, fall_class_index, preprocess
+from fallkd_lib.runtime.loaders import load_classifier
 from fallkd_lib.train.checkpoint import save_checkpoint
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+def model_input(size: int) -> ClassifierInput:
+    return ClassifierInput(CropSpec(size, 0.1), size, MEAN, STD)
+
+
 def make_run(folder, size: int = 32, classes=("fall", "normal")):
     """A fallkd run folder with an untrained ResNet18 checkpoint (what a training run saves, without training)."""
-    torch.manual_seed(0)
-    model = create_classifier("resnet18", len(classes))
-    cfg = as_dict(train_config("quick", image_size=size, model="resnet18"))
-    save_checkpoint(folder / "best.pt", model, None, None, None, 1, None, cfg, class_names=list(classes))
-    return folder
+    return save_untrained_classifier(folder, size=size, classes=classes)
 
 
 @pytest.fixture(scope="module")
@@ -48,28 +46,28 @@ def crops(n: int, size: int, seed: int = 0) -> np.ndarray:
 def test_preprocess_normalises_by_hand() -> None:
     x = np.zeros((1, 16, 16, 3), dtype=np.uint8)
     x[..., 0], x[..., 1], x[..., 2] = 0, 255, 51
-    out = preprocess(x, 16, MEAN, STD)
+    out = preprocess(x, model_input(16))
     assert out.shape == (1, 3, 16, 16) and out.dtype == torch.float32
     expected = [(0 - 0.485) / 0.229, (1 - 0.456) / 0.224, (0.2 - 0.406) / 0.225]
     assert torch.allclose(out[0, :, 0, 0], torch.tensor(expected), atol=1e-5)
-    resized = preprocess(np.full((2, 48, 48, 3), 200, np.uint8), 32, MEAN, STD)  # a flat image stays flat
+    resized = preprocess(np.full((2, 48, 48, 3), 200, np.uint8), model_input(32))  # a flat image stays flat
     assert resized.shape == (2, 3, 32, 32)
     assert torch.allclose(resized[:, 0], torch.full((2, 32, 32), (200 / 255 - 0.485) / 0.229), atol=1e-5)
     with pytest.raises(ValueError, match=r"\(N, S, S, 3\) uint8"):
-        preprocess(np.zeros((2, 16, 16, 3), np.float32), 16, MEAN, STD)
+        preprocess(np.zeros((2, 16, 16, 3), np.float32), model_input(16))
 
 
 def test_torch_backend_from_run_folder(run_dir) -> None:
     runtime = load_classifier(run_dir, device="cpu")
     assert isinstance(runtime, TorchClassifier) and runtime.backend == "torch"
     assert (runtime.class_names, runtime.image_size, runtime.fall_index) == (["fall", "normal"], 32, 0)
-    assert runtime.model_name == "resnet18" and runtime.mean == MEAN
+    assert runtime.model_name == "resnet18" and runtime.input == model_input(32) and runtime.crop.pad == 0.1
     assert runtime.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)  # faster on CPU
     batch = crops(3, 32)
     probs = runtime.predict(batch)
     assert probs.shape == (3, 2) and np.allclose(probs.sum(1), 1.0, atol=1e-6)
     with torch.no_grad():
-        logits = runtime.model(preprocess(batch, 32, MEAN, STD))
+        logits = runtime.model(preprocess(batch, model_input(32)))
     assert np.allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-6)
     assert runtime.predict(crops(2, 48)).shape == (2, 2)  # other crop sizes are resized
     assert runtime.predict(np.zeros((0, 32, 32, 3), np.uint8)).shape == (0, 2)
@@ -77,17 +75,11 @@ def test_torch_backend_from_run_folder(run_dir) -> None:
 
 
 def test_onnx_export_metadata_and_parity(run_dir, onnx_file) -> None:
-    assert onnx_file.is_file() and not list(onnx_file.parent.glob("*.tmp"))
+    assert onnx_file.is_file() and not list(onnx_file.parent.glob("*.tmp*"))
     meta = read_onnx_metadata(onnx_file)
-    assert meta == {
-        "class_names": ["fall", "normal"],
-        "image_size": 32,
-        "mean": list(MEAN),
-        "std": list(STD),
-        "model": "resnet18",
-    }
+    assert meta == {"class_names": ["fall", "normal"], "model": "resnet18", "input": model_input(32)}
     torch_rt = load_classifier(run_dir, device="cpu")
-    batch = preprocess(crops(4, 32, seed=1), 32, MEAN, STD)
+    batch = preprocess(crops(4, 32, seed=1), model_input(32))
     assert check_onnx_parity(torch_rt.model, onnx_file, batch) < 1e-4
 
 
@@ -136,3 +128,18 @@ def test_detector_checkpoint_is_refused_as_classifier(tmp_path) -> None:
     import_ultralytics().YOLO("yolov5n.yaml", task="detect").save(str(path))
     with pytest.raises(ValueError, match="this is an ultralytics detector checkpoint, not a classifier"):
         load_classifier(path)
+
+
+def test_a_checkpoint_without_input_settings_is_refused(tmp_path) -> None:
+    """What an older fallkd (or fit() without model_input) saved: the camera could not know how to crop."""
+    cfg = as_dict(train_config("quick", image_size=32, model="resnet18"))
+    save_checkpoint(tmp_path / "best.pt", create_classifier("resnet18"), None, None, None, 1, None, cfg, None)
+    with pytest.raises(
+        ValueError, match=r"best.pt does not record its input settings .*crop_size.*train-cls"
+    ):
+        load_classifier(tmp_path)
+
+
+def test_an_export_needs_the_input_settings() -> None:
+    with pytest.raises(ValueError, match="a bare module does not say how its inputs were cut"):
+        export_classifier_onnx(create_classifier("resnet18"), "x.onnx")

@@ -58,9 +58,11 @@ def test_ultralytics_leaves_the_torch_thread_count_alone() -> None:
     yolo_class = import_ultralytics().YOLO  # first: it points ultralytics at fallkd's settings folder
     from ultralytics.utils import NUM_THREADS
 
-    from fallkd_lib.detect.detector import detect_people
-    from fallkd_lib.detect.pipeline import FallPipeline
-    from fallkd_lib.detect.video import Frame
+    from fallkd_lib.config import PipelineConfig
+    from fallkd_lib.data.geometry import CropSpec
+    from fallkd_lib.runtime.detector import detect_people
+    from fallkd_lib.runtime.pipeline import FallPipeline
+    from fallkd_lib.runtime.sources import Frame
 
     before = torch.get_num_threads()
     want = NUM_THREADS + 1  # a count ultralytics would change
@@ -69,10 +71,10 @@ def test_ultralytics_leaves_the_torch_thread_count_alone() -> None:
         torch.set_num_threads(want)
         detect_people(yolo_class("yolov5n.yaml", task="detect"), [frame], 64, device="cpu")
         assert torch.get_num_threads() == want
+        yolo = import_ultralytics().YOLO("yolov5n.yaml", task="detect")
         pipe = FallPipeline(
-            import_ultralytics().YOLO("yolov5n.yaml", task="detect"), lambda c: np.zeros(len(c))
+            yolo, lambda c: np.zeros(len(c)), PipelineConfig(imgsz=64), crop=CropSpec(32, 0.1)
         )
-        pipe.imgsz = 64
         pipe.process(Frame(frame, 0.0, 0, "f0"))
         assert torch.get_num_threads() == want
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +14,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from fallkd_lib.data.crops import extract_crops
+from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.stats import best_aspect_threshold, box_table, class_balance, image_table
 from fallkd_lib.data.yolo import Box, write_data_yaml, write_labels
 from fallkd_lib.viz.data_plots import (
@@ -156,7 +156,7 @@ def test_plot_sample_grid(tiny):
 
 
 def test_plot_crop_grid(tiny, tmp_path):
-    extract_crops(tiny, tmp_path / "crops", size=16, progress=False)
+    extract_crops(tiny, tmp_path / "crops", CropSpec(16, 0.1), progress=False)
     fig = plot_crop_grid(tmp_path / "crops", n=4, seed=0)
     assert isinstance(fig, Figure) and len(fig.axes) == 4  # 2 classes x 2
     assert [fig.axes[0].get_ylabel(), fig.axes[2].get_ylabel()] == ["fall\n(2)", "normal\n(2)"]
@@ -164,17 +164,9 @@ def test_plot_crop_grid(tiny, tmp_path):
         plot_crop_grid(tmp_path / "nothing")
 
 
-def _shared_datasets() -> Path:
-    return Path(
-        os.environ.get("FALLKD_SHARED_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    )
-
-
 @pytest.mark.realdata
-def test_box_table_real_dataset():
-    root = _shared_datasets() / "fall_action_laifi"
-    if not (root / "data.yaml").is_file():
-        pytest.skip(f"real dataset not found at {root}")
+def test_box_table_real_dataset(shared_datasets):
+    root = shared_datasets / "fall_action_laifi"
     boxes = box_table(root, progress=False)
     counts = boxes.groupby(["split", "class"], observed=True).size().to_dict()
     assert counts[("train", "Fall-Action")] == 138 and counts[("valid", "Stand")] == 111  # README table

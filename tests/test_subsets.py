@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from fallkd_lib.data.crops import read_crop_spec
+from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.subsets import crops_by_source
 
 
@@ -36,6 +38,9 @@ def test_one_imagefolder_per_source(tmp_path: Path) -> None:
     ]
     assert (tmp_path / "out" / "park/train/fall/a.jpg").read_bytes() == b"train/fall/a.jpg"
     assert crops_by_source(tmp_path / "crops", tmp_path / "out") == folders  # again: nothing to redo
+    (tmp_path / "crops" / "crop_params.json").write_text('{"size": 96, "pad": 0.3, "fill": 114}')
+    crops_by_source(tmp_path / "crops", tmp_path / "out")
+    assert read_crop_spec(folders["park"]) == read_crop_spec(folders["cctv"]) == CropSpec(96, 0.3)
 
 
 def test_errors_name_the_fix(tmp_path: Path) -> None:

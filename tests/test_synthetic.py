@@ -252,6 +252,7 @@ def test_best_threshold_is_exhaustive():
 
 
 @pytest.mark.parametrize("style", STYLES)
+@pytest.mark.slow
 def test_aspect_ratio_alone_does_not_separate_the_classes(tmp_path, style):
     generate_dataset(tmp_path, 200, seed=11, style=style, size=128, progress=False)
     result = aspect_ratio_baseline(tmp_path)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
+from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 
 from fallkd_lib.train.data import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     CropDataset,
     build_transforms,
     class_counts,
@@ -49,7 +49,7 @@ def test_dataset_items_follow_the_index_contract(tmp_path):
     assert (label, index) == (1, 4)
     assert image.getpixel((0, 0)) == (30, 10, 200)  # normal_1.png: green = 10 * 1
 
-    ds = CropDataset(root, "train", build_transforms(16, train=False))
+    ds = CropDataset(root, "train", build_transforms(16, False, IMAGENET_MEAN, IMAGENET_STD))
     image, label, index = ds[2]
     assert image.shape == (3, 16, 16) and image.dtype == torch.float32
     assert (label, index) == (0, 2)
@@ -83,12 +83,12 @@ def test_missing_split_folder_names_it_and_the_command(tmp_path):
         CropDataset(root, "test")
     assert str(root / "test") in str(err.value)
     with pytest.raises(FileNotFoundError, match="fallkd crops"):
-        make_loaders(tmp_path / "nowhere", 16, 2)
+        make_loaders(tmp_path / "nowhere", 16, 2, IMAGENET_MEAN, IMAGENET_STD)
 
 
 def test_transform_shapes_and_normalisation():
     image = Image.new("RGB", (20, 28), (255, 0, 128))
-    train = build_transforms(16, train=True)(image)
+    train = build_transforms(16, True, IMAGENET_MEAN, IMAGENET_STD)(image)
     assert train.shape == (3, 16, 16) and train.dtype == torch.float32
     out = build_transforms(12, train=False, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))(image)
     assert out.shape == (3, 12, 12)
@@ -117,4 +117,4 @@ def test_make_loaders_rejects_splits_with_other_classes(tmp_path):
     (tmp_path / "val" / "sitting").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "val" / "sitting" / "a.png")
     with pytest.raises(ValueError, match=r"classes \['fall', 'sitting'\] but train has \['fall', 'normal'\]"):
-        make_loaders(root, 16, 2, workers=0)
+        make_loaders(root, 16, 2, IMAGENET_MEAN, IMAGENET_STD, workers=0)

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 
 from fallkd_lib.config import train_config
@@ -19,6 +20,7 @@ from fallkd_lib.train import loop as loop_module
 from fallkd_lib.train.checkpoint import read_checkpoint
 from fallkd_lib.train.data import make_loaders
 from fallkd_lib.train.loop import evaluate, fit, plain_criterion
+from fallkd_lib.train.metrics_file import FIELDS
 
 SIZE = 16
 DEVICE = "cpu"  # exact-equality claims hold on the CPU; CUDA kernels may differ in the last bits
@@ -58,7 +60,7 @@ def _cfg(**overrides):
 
 
 def _loaders(crops: Path) -> dict:
-    return make_loaders(crops, SIZE, 4, workers=0, seed=0)
+    return make_loaders(crops, SIZE, 4, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, workers=0, seed=0)
 
 
 def _fit(crops: Path, model: nn.Module, cfg, out: Path, criterion=None, **kwargs) -> dict:
@@ -167,7 +169,7 @@ def test_best_checkpoint_is_the_first_epoch_with_the_best_val_accuracy(crops, tm
     best, last = read_checkpoint(tmp_path / "best.pt"), read_checkpoint(tmp_path / "last.pt")
     assert (best["epoch"], best["best_metric"]) == (2, 1.0)
     assert (last["epoch"], last["best_metric"]) == (4, 1.0)
-    assert summary["best"]["epoch"] == 2 and summary["best"]["accuracy"] == 1.0
+    assert summary["val"]["epoch"] == summary["best_epoch"] == 2 and summary["val"]["accuracy"] == 1.0
     assert summary["final"]["epoch"] == 4 and summary["final"]["confusion_matrix"] == [[3, 0], [3, 0]]
 
 
@@ -175,14 +177,21 @@ def test_metrics_json_csv_and_tensorboard(crops, tmp_path):
     summary = _fit(crops, tiny_net(0), _cfg(epochs=2), tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(summary))
-    assert set(saved) == {"epochs_done", "class_names", "best", "final", "history", "config", "paths"}
+    assert set(saved) == set(FIELDS) and saved["schema"] == "fallkd-metrics/1"
+    assert (
+        saved["test"] is saved["other_origin"] is saved["budget"] is saved["input"] is None
+    )  # a recipe's part
     assert saved["epochs_done"] == 2 and saved["class_names"] == ["fall", "normal"]
     assert saved["config"]["epochs"] == 2 and saved["config"]["batch_size"] == 4
     assert saved["final"]["epoch"] == 2 and saved["final"]["n"] == 6
     assert saved["final"]["accuracy"] == saved["history"][-1]["val_acc"]
     assert saved["final"]["loss"] == saved["history"][-1]["val_loss"]
     assert list(saved["final"]["per_class"]) == ["fall", "normal"]
-    assert saved["best"]["accuracy"] == max(row["val_acc"] for row in saved["history"])
+    assert saved["val"]["accuracy"] == max(row["val_acc"] for row in saved["history"])
+    assert (
+        len(saved["train_val_gap"]) == 2
+        and saved["criterion"] == "CrossEntropyCriterion(label_smoothing=0.0)"
+    )
     columns = list(saved["history"][0])
     assert columns[:4] == ["epoch", "lr", "train_loss", "train_acc"]
     expected = {
@@ -198,7 +207,7 @@ def test_metrics_json_csv_and_tensorboard(crops, tmp_path):
     rows = _csv_rows(tmp_path / "metrics.csv")
     assert len(rows) == 2 and list(rows[0]) == columns
     assert list(tmp_path.glob("tb/events.out.tfevents.*"))
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_every_criterion_key_is_logged_and_max_batches_caps_the_epoch(crops, tmp_path):
@@ -236,5 +245,5 @@ def test_bad_arguments_are_explained(crops, tmp_path):
         _fit(crops, tiny_net(), _cfg(), tmp_path, callbacks={"on_batch": []})
     with pytest.raises(TypeError, match="must return a dict with a 'loss'"):
         _fit(crops, tiny_net(), _cfg(), tmp_path, criterion=lambda *args: F.cross_entropy(*args[:2]))
-    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
-        _fit(crops, tiny_net(), _cfg(optimizer="sgd"), tmp_path)
+    with pytest.raises(ValueError, match="TrainConfig.optimizer='sgd': choose adam or adamw"):
+        _cfg(optimizer="sgd")  # refused before any model or data is touched

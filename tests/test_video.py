@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fallkd_lib.data.synthetic import generate_clip
-from fallkd_lib.detect.video import Frame, ImageFolderSink, SourceStats, VideoSink, is_live, iter_frames
+from fallkd_lib.runtime.sources import Frame, ImageFolderSink, SourceStats, VideoSink, is_live, iter_frames
 
 
 def write_image(path, value: int, size=(40, 30)) -> None:
@@ -32,7 +32,7 @@ def test_folder_skips_and_counts_a_corrupt_image(tmp_path, caplog) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (tmp_path / "notes.txt").write_text("not an image")
     stats = SourceStats()
-    with caplog.at_level(logging.WARNING, logger="fallkd_lib.detect.video"):
+    with caplog.at_level(logging.WARNING, logger="fallkd_lib.runtime.sources"):
         frames = list(iter_frames(tmp_path, fps=2, stats=stats))
     assert [f.name for f in frames] == ["a", "b", "c"]  # sorted; bad.jpg sorts between a and b
     assert [f.timestamp for f in frames] == [0.0, 0.5, 1.0] and [f.index for f in frames] == [0, 1, 2]

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from fallkd_lib.data.geometry import box_iou
 from fallkd_lib.data.yolo import Box
 from fallkd_lib.errors import UsageError
 
@@ -174,15 +175,6 @@ def posture_ids(source_names: list[str], roles: list[str]) -> set[int]:
     return ids
 
 
-def box_iou(a: Box, b: Box) -> float:
-    """Intersection over union of two YOLO boxes (normalised coordinates; IoU does not depend on the scale)."""
-    ax1, ay1, ax2, ay2 = a.to_xyxy(1, 1)
-    bx1, by1, bx2, by2 = b.to_xyxy(1, 1)
-    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
-
-
 def apply_class_map(
     boxes: list[Box], names: list[str], roles: list[str], iou_threshold: float = IDENTITY_IOU
 ) -> tuple[list[Box], list[tuple[int, str, str]]]:
@@ -193,6 +185,8 @@ def apply_class_map(
     """
     posture = posture_ids(names, roles)
     postures = [b for b in boxes if b.cls in posture]
+    # IoU does not depend on the scale: normalised corners will do
+    ious = box_iou([b.to_xyxy(1, 1) for b in boxes], [p.to_xyxy(1, 1) for p in postures])
     kept: list[Box] = []
     left_out: list[tuple[int, str, str]] = []
     for index, box in enumerate(boxes):
@@ -202,8 +196,8 @@ def apply_class_map(
         elif role == "drop":
             left_out.append((index, "dropped_class", f"class {name!r} is mapped to drop"))
         else:
-            best = max(postures, key=lambda p: box_iou(box, p), default=None)
-            iou = box_iou(box, best) if best is not None else 0.0
+            best = postures[int(ious[index].argmax())] if postures else None
+            iou = float(ious[index].max()) if postures else 0.0
             if iou >= iou_threshold:
                 why = f"identity box {name!r} overlaps posture box {names[best.cls]!r} (IoU {iou:.2f})"
                 left_out.append((index, "identity_redundant", why))

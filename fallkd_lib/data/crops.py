@@ -1,29 +1,27 @@
-"""Person crops for the classifier: padded box -> letterbox, on numpy RGB arrays (video frames) and on datasets.
-
-The geometry (`padded_box`, `letterbox`, `crop_person`, `crop_people`) is shared with the real-time pipeline,
-so it works on numpy uint8 HxWx3 RGB arrays with cv2. `extract_crops` cuts every box of a YOLO dataset into
-an ImageFolder tree that torchvision reads directly::
+"""Person crops of a YOLO dataset, cut into an ImageFolder tree that torchvision reads directly::
 
     OUT/{train,val,test}/{class name}/<image stem>_<box index>.jpg   (dataset split `valid` -> folder `val`)
-    OUT/manifest.csv   one row per crop;   OUT/report.json   counts and skipped items with reasons
+    OUT/crop_params.json   the CropSpec they were cut with (size, pad, fill): training stores it in the model
+    OUT/manifest.csv       one row per crop;   OUT/report.json   counts and skipped items with reasons
+
+The geometry (padded box, letterbox) is :mod:`fallkd_lib.data.geometry`, shared with the camera pipeline.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import math
 import os
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from fallkd_lib.data.geometry import LETTERBOX_FILL, CropSpec, letterbox, padded_box
 from fallkd_lib.data.imageio import ImageReadError, open_rgb, save_image_atomic
 from fallkd_lib.data.yolo import SPLITS, LabelledImage, iter_dataset, read_class_names
 from fallkd_lib.errors import MissingFileError, UsageError
@@ -34,103 +32,7 @@ MANIFEST_COLUMNS = (
     *("crop", "split", "class", "class_id", "image", "box_index"),
     *("x1", "y1", "x2", "y2", "px1", "py1", "px2", "py2", "source"),
 )
-
-_EPS = 1e-6  # absorbs float noise such as 0.7 * 90 = 62.99999999999999 before rounding outward
-_PARAMS_FILE = "crop_params.json"
-
-
-def padded_box(xyxy: Sequence[float], pad: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """Grow a box by `pad` x its size on each side, round outward to pixels and clip to the image."""
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    if pad < 0:
-        raise UsageError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
-    if not (x2 >= x1 and y2 >= y1) or not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise UsageError(f"box {tuple(xyxy)} is not (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2")
-    dx, dy = pad * (x2 - x1), pad * (y2 - y1)
-    left = min(max(math.floor(x1 - dx + _EPS), 0), width)
-    top = min(max(math.floor(y1 - dy + _EPS), 0), height)
-    right = min(max(math.ceil(x2 + dx - _EPS), 0), width)
-    bottom = min(max(math.ceil(y2 + dy - _EPS), 0), height)
-    if right <= left or bottom <= top:
-        raise UsageError(
-            f"box {tuple(xyxy)} is empty inside the {width}x{height} image (padded and clipped: "
-            f"{(left, top, right, bottom)}); check that boxes are in pixels of this image"
-        )
-    return left, top, right, bottom
-
-
-def letterbox_params(height: int, width: int, size: int) -> tuple[float, int, int, int, int]:
-    """(scale, new_w, new_h, left, top): the resize that fits the longer side to `size`, centred."""
-    if height < 1 or width < 1 or size < 1:
-        raise UsageError(f"letterbox needs a non-empty image and size >= 1, got {height}x{width} -> {size}")
-    scale = size / max(height, width)
-    new_w = min(size, max(1, round(width * scale)))
-    new_h = min(size, max(1, round(height * scale)))
-    return scale, new_w, new_h, (size - new_w) // 2, (size - new_h) // 2
-
-
-def letterbox(image: np.ndarray, size: int, fill: int = 114) -> np.ndarray:
-    """Resize keeping the aspect ratio (longer side = size) and centre on a size x size canvas of `fill`."""
-    _check_rgb(image)
-    scale, new_w, new_h, left, top = letterbox_params(image.shape[0], image.shape[1], size)
-    if (new_w, new_h) == (image.shape[1], image.shape[0]):
-        resized = image
-    else:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
-    canvas[top : top + new_h, left : left + new_w] = resized
-    return canvas
-
-
-def crop_person(image: np.ndarray, xyxy: Sequence[float], size: int = 224, pad: float = 0.1) -> np.ndarray:
-    """The letterboxed size x size crop of one person box (pixels, x1 y1 x2 y2) with context `pad`."""
-    _check_crop_params(size, pad)
-    _check_rgb(image)
-    left, top, right, bottom = padded_box(xyxy, pad, image.shape[1], image.shape[0])
-    return letterbox(image[top:bottom, left:right], size)
-
-
-def crop_people(
-    image: np.ndarray, boxes_xyxy: Sequence | np.ndarray, size: int = 224, pad: float = 0.1
-) -> np.ndarray:
-    """Crops of all boxes (N x 4 pixels) of one frame as an (N, size, size, 3) uint8 array."""
-    _check_crop_params(size, pad)
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise UsageError(f"boxes_xyxy must be an (N, 4) array of x1 y1 x2 y2 pixels, got shape {boxes.shape}")
-    out = np.empty((len(boxes), size, size, 3), dtype=np.uint8)
-    for i, box in enumerate(boxes):
-        out[i] = crop_person(image, box, size=size, pad=pad)
-    return out
-
-
-def crop_person_pil(
-    image: Image.Image, xyxy: Sequence[float], size: int = 224, pad: float = 0.1
-) -> Image.Image:
-    """`crop_person` for a PIL image (converted to RGB)."""
-    return Image.fromarray(crop_person(np.asarray(image.convert("RGB")), xyxy, size=size, pad=pad))
-
-
-def _check_rgb(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        shape = getattr(image, "shape", None)
-        dtype = getattr(image, "dtype", type(image).__name__)
-        raise UsageError(
-            f"expected an HxWx3 uint8 RGB array, got shape {shape} dtype {dtype}; "
-            "convert with np.asarray(pil_image.convert('RGB')) or cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise UsageError(f"empty image of shape {image.shape}")
-
-
-def _check_crop_params(size: int, pad: float) -> None:
-    if size < 16:
-        raise UsageError(f"crop size must be >= 16 pixels, got {size} (the course uses 224; 96 when quick)")
-    if pad < 0:
-        raise UsageError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
+CROP_PARAMS_FILE = "crop_params.json"
 
 
 def dataset_sources(root: str | Path) -> dict[str, str]:
@@ -166,6 +68,7 @@ class CropReport:
     out: str
     size: int
     pad: float
+    fill: int
     counts: dict[str, dict[str, int]]  # split folder -> class -> crops
     images: int = 0
     background_images: int = 0
@@ -200,6 +103,19 @@ class CropReport:
             kinds = ", ".join(f"{k}={n}" for k, n in self.skipped_by_kind().items())
             lines.append(f"  skipped: {kinds} (details in report.json)")
         return "\n".join(lines)
+
+
+def read_crop_spec(crops_dir: str | Path) -> CropSpec:
+    """The CropSpec a crop folder was cut with, from its crop_params.json (written by `extract_crops`)."""
+    path = Path(crops_dir) / CROP_PARAMS_FILE
+    params = _read_json(path)
+    if not isinstance(params, dict) or not {"size", "pad"} <= set(params):
+        raise MissingFileError(
+            f"{path} is missing or unreadable: the classifier must know how its crops were cut, so that the camera "
+            "cuts people the same way. Cut the crops with `fallkd crops` (it writes the file), or write "
+            '{"size": 224, "pad": 0.1, "fill": 114} there for crops you cut yourself'
+        )
+    return CropSpec(int(params["size"]), float(params["pad"]), int(params.get("fill", LETTERBOX_FILL)))
 
 
 def _is_complete_crop(path: Path, size: int) -> bool:
@@ -255,14 +171,12 @@ def _skip(kind: str, file: str | Path, reason: str, **where) -> dict:
 def extract_crops(
     dataset: str | Path,
     out: str | Path,
-    size: int = 224,
-    pad: float = 0.1,
+    spec: CropSpec,
     min_box_pixels: int = 8,
     progress: bool = True,
     splits: tuple[str, ...] = SPLITS,
 ) -> CropReport:
-    """Cut every valid box of a YOLO dataset into OUT/{train,val,test}/{class}/ (resumable, atomic writes)."""
-    _check_crop_params(size, pad)
+    """Cut every valid box of a YOLO dataset into OUT/{train,val,test}/{class}/ as `spec` says (resumable, atomic)."""
     if min_box_pixels < 1:
         raise UsageError(f"min_box_pixels must be >= 1, got {min_box_pixels}")
     root, out = check_dataset(dataset), Path(out)
@@ -272,13 +186,18 @@ def extract_crops(
     folders = [n.replace("/", "_").replace("\\", "_") for n in names]
     sources = dataset_sources(root)
     out.mkdir(parents=True, exist_ok=True)
-    params = {"dataset": str(root.resolve()), "size": size, "pad": pad}
-    reuse = _read_json(out / _PARAMS_FILE) == params  # crops cut with other settings are cut again
-    write_text_atomic(out / _PARAMS_FILE, json.dumps(params, indent=2))  # before any crop, so a crash is seen
+    size, pad = spec.size, spec.pad
+    params = {"dataset": str(root.resolve()), **spec.to_dict()}
+    reuse = _read_json(out / CROP_PARAMS_FILE) == params  # crops cut with other settings are cut again
+    write_text_atomic(
+        out / CROP_PARAMS_FILE, json.dumps(params, indent=2)
+    )  # before any crop, so a crash is seen
 
     items = list(iter_dataset(root, splits=splits))
     present = [SPLIT_FOLDERS[s] for s in SPLITS if any(it.split == s for it in items)]
-    report = CropReport(str(root), str(out), size, pad, {s: dict.fromkeys(folders, 0) for s in present})
+    report = CropReport(
+        str(root), str(out), size, pad, spec.fill, {s: dict.fromkeys(folders, 0) for s in present}
+    )
     rows: list[dict] = []
     produced: set[Path] = set()
     for item in tqdm(items, desc="crops", unit="img", disable=not progress):
@@ -318,7 +237,7 @@ def extract_crops(
             if pixels is None or (reuse and _is_complete_crop(crop_path, size)):
                 report.reused += 1
             else:
-                crop = letterbox(pixels[padded[1] : padded[3], padded[0] : padded[2]], size)
+                crop = letterbox(pixels[padded[1] : padded[3], padded[0] : padded[2]], size, spec.fill)
                 save_image_atomic(Image.fromarray(crop), crop_path)
                 report.written += 1
             produced.add(crop_path)
@@ -340,7 +259,7 @@ def _remove_stale(out: Path, produced: set[Path], split_folders: list[str]) -> i
     for split_folder in split_folders:
         for class_dir in sorted(p for p in (out / split_folder).glob("*") if p.is_dir()):
             for path in sorted(class_dir.iterdir()):
-                if path.is_file() and path.name.endswith(".jpg.tmp"):
+                if path.is_file() and path.name.startswith("."):  # an unfinished write (fallkd_lib.io)
                     path.unlink()
                 elif path.is_file() and path.suffix == ".jpg" and path not in produced:
                     path.unlink()
@@ -351,9 +270,8 @@ def _remove_stale(out: Path, produced: set[Path], split_folders: list[str]) -> i
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())

@@ -8,8 +8,9 @@
 - An optional ``group_pattern`` regex, searched in each file stem, unites images whose first capture group is
   equal within a source (e.g. ``r"^(.+?)_\\d+"`` for a video prefix).
 
-Groups are connected components (union-find) of the near-duplicate graph, so an image similar to a removed
-cross-source copy still lands in the group of the copy that was kept.
+Groups are connected components of the near-duplicate graph (scipy.sparse.csgraph), so an image similar to a
+removed cross-source copy still lands in the group of the copy that was kept. Bits are counted with NumPy 2's
+`np.bitwise_count` where it exists and with a byte table on NumPy 1.x (Kaggle's image still ships 1.26).
 """
 
 from __future__ import annotations
@@ -23,10 +24,27 @@ from pathlib import Path
 import imagehash
 import numpy as np
 from PIL import Image
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from fallkd_lib.errors import UsageError
 
 _PAIR_BLOCK = 4_000_000  # hash comparisons per chunk (about 32 MB of uint64 XORs)
+
+
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def popcount_table(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64, by a 256-entry byte table (NumPy 1.x has no bitwise_count)."""
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    return _BYTE_BITS[values.view(np.uint8)].reshape(*values.shape, 8).sum(axis=-1, dtype=np.uint8)
+
+
+def popcount(values: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (np.bitwise_count on NumPy >= 2, else the byte table)."""
+    count = getattr(np, "bitwise_count", None)
+    return count(values) if count is not None else popcount_table(values)
 
 
 def content_hash(path: str | Path) -> str:
@@ -57,7 +75,7 @@ def iter_near_duplicate_pairs(hashes: list[int], max_distance: int) -> Iterator[
     n = len(h)
     rows = max(1, _PAIR_BLOCK // max(n, 1))
     for start in range(0, n, rows):
-        dist = np.bitwise_count(h[start : start + rows, None] ^ h[None, start:])
+        dist = popcount(h[start : start + rows, None] ^ h[None, start:])
         ii, jj = np.nonzero(dist <= max_distance)
         upper = jj > ii  # columns start at `start`, rows too: j > i in block coordinates
         yield np.stack([ii[upper], jj[upper]], axis=1).astype(np.int64) + start
@@ -69,47 +87,21 @@ def near_duplicate_pairs(hashes: list[int], max_distance: int) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
 
 
-class UnionFind:
-    """Vectorised union-find over n items: union() takes an (m, 2) array of pairs at once."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = np.arange(n, dtype=np.int64)
-
-    def union(self, pairs: np.ndarray) -> None:
-        """Link every pair (hook the larger root under the smaller, then compress paths) until all are joined."""
-        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        a, b, parent = pairs[:, 0], pairs[:, 1], self.parent
-        while a.size:
-            ra, rb = parent[a], parent[b]
-            open_ = ra != rb
-            a, b, ra, rb = a[open_], b[open_], ra[open_], rb[open_]
-            np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))  # parents only decrease: no cycles
-            while True:  # path compression: every item points at its root
-                grand = parent[parent]
-                if np.array_equal(grand, parent):
-                    break
-                parent = grand
-        self.parent = parent
-
-    def groups(self) -> list[int]:
-        """Component id per item, numbered by each component's first member."""
-        _, ids = np.unique(self.parent, return_inverse=True)
-        return ids.astype(int).tolist()
-
-
 def groups_from_pairs(n: int, pairs: np.ndarray) -> list[int]:
-    """Connected components of n items linked by pairs (union-find), numbered by first member."""
-    found = UnionFind(n)
-    found.union(pairs)
-    return found.groups()
+    """Connected components of n items linked by (m, 2) pairs, numbered in order of each component's first item."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    _, first = np.unique(labels, return_index=True)  # the first item of each component
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[labels].astype(int).tolist()
 
 
 def near_duplicate_groups(hashes: list[int], max_distance: int) -> list[int]:
     """Group id per item: items linked by chains of near duplicates share a group (ids by first member)."""
-    found = UnionFind(len(hashes))
-    for pairs in iter_near_duplicate_pairs(hashes, max_distance):
-        found.union(pairs)
-    return found.groups()
+    chunks = list(iter_near_duplicate_pairs(hashes, max_distance))
+    return groups_from_pairs(len(hashes), np.concatenate(chunks) if chunks else np.zeros((0, 2)))
 
 
 # Roboflow names export files "<original stem>_<ext>.rf.<hash>"; its augmented copies of one original share
@@ -175,17 +167,19 @@ def deduplicate(
             first_by_sha[digest] = i
     alive = np.flatnonzero(keep)
     src = np.asarray(source, dtype=np.int64)
-    found = UnionFind(n)
-    cross, n_pairs = [], 0
+    links, cross, n_pairs = [], [], 0
     for chunk in iter_near_duplicate_pairs([phash[i] for i in alive], max_distance):
         pairs = alive[chunk].reshape(-1, 2)
-        found.union(pairs)
+        links.append(pairs)
         cross.append(pairs[src[pairs[:, 0]] != src[pairs[:, 1]]])
         n_pairs += len(pairs)
     for i, j in sorted(map(tuple, np.concatenate(cross).tolist()) if cross else []):
         if keep[i] and keep[j]:  # i < j, so source[i] < source[j] (priority order) and keep[i] is final
-            d = int(np.bitwise_count(np.uint64(phash[i]) ^ np.uint64(phash[j])))
+            d = int(popcount(np.array([phash[i] ^ phash[j]], dtype=np.uint64))[0])
             keep[j], reason[j], dup_of[j], distance[j] = False, "near_duplicate", i, d
-    found.union(pattern_pairs(stems, source, ROBOFLOW_COPY_PATTERN))
-    found.union(pattern_pairs(stems, source, group_pattern))
-    return DedupResult(keep, reason, dup_of, distance, found.groups(), n_near_pairs=n_pairs)
+    links += [
+        pattern_pairs(stems, source, ROBOFLOW_COPY_PATTERN),
+        pattern_pairs(stems, source, group_pattern),
+    ]
+    groups = groups_from_pairs(n, np.concatenate(links))
+    return DedupResult(keep, reason, dup_of, distance, groups, n_near_pairs=n_pairs)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fallkd_lib.errors import FallkdError, UsageError
+from fallkd_lib.io import write_atomic
 
 
 class ImageReadError(FallkdError, OSError):
@@ -31,13 +31,9 @@ def open_rgb(path: str | Path) -> Image.Image:
 
 def save_image_atomic(image: Image.Image, path: str | Path, quality: int = 92) -> None:
     """Save an image through a temporary file so a crash never leaves half a file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+    fmt = "PNG" if Path(path).suffix.lower() == ".png" else "JPEG"
     kwargs = {"quality": quality} if fmt == "JPEG" else {}
-    image.save(tmp, format=fmt, **kwargs)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
 
 
 def check_rgb_frame(frame: object, where: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fallkd_lib.data.yolo import read_class_names, split_image_dirs
 from fallkd_lib.errors import MissingFileError, MissingSecretError, OutputExistsError, RemoteError, UsageError
+from fallkd_lib.io import write_atomic
 
 KEY_NAME = "ROBOFLOW_API_KEY"
 API_URL = "https://api.roboflow.com"
@@ -110,14 +111,14 @@ def _get_json(url: str, timeout: float) -> dict:
 
 
 def _download_file(url: str, target: Path, timeout: float) -> None:
-    tmp = target.with_name(target.name + ".part")
-    try:
+    def fetch(tmp: Path) -> None:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
             shutil.copyfileobj(response, f, length=1 << 20)
+
+    try:
+        write_atomic(target, fetch)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
         raise OfflineError(f"download of {_redact(url)} failed: {exc}") from None
-    os.replace(tmp, target)
 
 
 def download_roboflow(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from fallkd_lib.config import data_config
+from fallkd_lib.io import write_atomic
 from fallkd_lib.settings import get_settings
 
 
@@ -28,10 +29,8 @@ def save_data_plots(dataset: str | Path, out: str | Path, boxes: pd.DataFrame | 
     }
     written = []
     for name, fig in figures.items():
-        tmp = out / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        write_atomic(out / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=100, bbox_inches="tight"))
         plt.close(fig)
-        tmp.replace(out / name)
         written.append(out / name)
     return written
 
@@ -80,9 +79,7 @@ def run_data_stage(profile: str = "quick", out: str | Path | None = None, progre
         near_duplicate_distance=cfg.near_duplicate_distance,
         progress=progress,
     )
-    crops = extract_crops(
-        out / "merged", out / "crops", size=cfg.crop_size, pad=cfg.crop_pad, progress=progress
-    )
+    crops = extract_crops(out / "merged", out / "crops", cfg.crop_spec(), progress=progress)
     plots = save_data_plots(out / "merged", out / "plots")
     return {
         "profile": profile,

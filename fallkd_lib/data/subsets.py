@@ -7,11 +7,15 @@ import os
 import shutil
 from pathlib import Path
 
+from fallkd_lib.data.crops import CROP_PARAMS_FILE
 from fallkd_lib.errors import MissingFileError, UsageError
 
 
 def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
-    """One ImageFolder per source of a crop folder's manifest, as hard links (copies where links fail)."""
+    """One ImageFolder per source of a crop folder's manifest, as hard links (copies where links fail).
+
+    Each keeps the crop folder's crop_params.json: a model trained on a subset knows how its crops were cut.
+    """
     crops_dir, out = Path(crops_dir), Path(out)
     manifest = crops_dir / "manifest.csv"
     if not manifest.is_file():
@@ -32,7 +36,10 @@ def crops_by_source(crops_dir: str | Path, out: str | Path) -> dict[str, Path]:
             os.link(crops_dir / row["crop"], target)
         except OSError:
             shutil.copyfile(crops_dir / row["crop"], target)
+    params = crops_dir / CROP_PARAMS_FILE
     for source, folder in folders.items():
+        if params.is_file():
+            shutil.copyfile(params, folder / CROP_PARAMS_FILE)
         missing = [s for s in ("train", "val") if not (folder / s).is_dir()]
         if missing:
             raise UsageError(

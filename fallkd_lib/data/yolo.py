@@ -12,7 +12,6 @@ An image without a label file is a background image (no boxes), as in ultralytic
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.io import write_text_atomic
 
 SPLITS = ("train", "valid", "test")
 SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "val"), "test": ("test",)}
@@ -102,8 +102,12 @@ def split_image_dirs(root: str | Path) -> dict[str, Path]:
 
 
 def list_images(images_dir: str | Path) -> list[Path]:
-    """Image files of one folder, sorted by name."""
-    return sorted(p for p in Path(images_dir).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image files of one folder, sorted by name (hidden files, such as an unfinished write, are not images)."""
+    return sorted(
+        p
+        for p in Path(images_dir).iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def label_path_for(image_path: str | Path) -> Path:
@@ -160,11 +164,7 @@ def read_labels(label_path: str | Path, num_classes: int) -> tuple[list[Box], li
 
 def write_labels(label_path: str | Path, boxes: list[Box]) -> None:
     """Write a label file atomically (one line per box)."""
-    label_path = Path(label_path)
-    label_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = label_path.with_name(label_path.name + ".tmp")
-    tmp.write_text("".join(b.to_line() + "\n" for b in boxes), encoding="utf-8")
-    os.replace(tmp, label_path)
+    write_text_atomic(label_path, "".join(b.to_line() + "\n" for b in boxes))
 
 
 def write_data_yaml(root: str | Path, names: list[str], extra: dict | None = None) -> Path:
@@ -180,11 +180,7 @@ def write_data_yaml(root: str | Path, names: list[str], extra: dict | None = Non
         "names": list(names),
     }
     cfg.update(extra or {})
-    path = root / "data.yaml"
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(root / "data.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,15 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from timm.data import IMAGENET_DEFAULT_MEAN as IMAGENET_MEAN
+from timm.data import IMAGENET_DEFAULT_STD as IMAGENET_STD
 from torch import Tensor, nn
 
+from fallkd_lib.config import TrainConfig, check_kd_params
 from fallkd_lib.distill.cache import TeacherCache
-from fallkd_lib.distill.loss import check_kd_params, kd_loss
+from fallkd_lib.distill.loss import kd_loss
 from fallkd_lib.errors import UsageError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 Stats = tuple[Sequence[float], Sequence[float]]
 
 
@@ -52,8 +53,8 @@ class CachedKDCriterion:
     def __init__(
         self,
         cache: TeacherCache,
-        alpha: float = 0.85,
-        temperature: float = 2.0,
+        alpha: float = TrainConfig.alpha,
+        temperature: float = TrainConfig.temperature,
         *,
         label_smoothing: float = 0.0,
     ) -> None:
@@ -102,8 +103,8 @@ class OnlineKDCriterion(nn.Module):
     def __init__(
         self,
         teacher: nn.Module,
-        alpha: float = 0.85,
-        temperature: float = 2.0,
+        alpha: float = TrainConfig.alpha,
+        temperature: float = TrainConfig.temperature,
         student_stats: Stats = (IMAGENET_MEAN, IMAGENET_STD),
         teacher_stats: Stats = (IMAGENET_MEAN, IMAGENET_STD),
         *,

@@ -25,42 +25,20 @@ distill weights. Check which one a paper or a library means before copying its a
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from fallkd_lib.config import TrainConfig, check_kd_params
 from fallkd_lib.errors import UsageError
-
-
-def check_kd_params(alpha: float, temperature: float) -> None:
-    """Raise a ValueError naming the value when alpha is outside [0, 1] or the temperature is not > 0."""
-    if not (_is_number(alpha) and 0.0 <= float(alpha) <= 1.0):
-        raise UsageError(
-            f"alpha={alpha!r} is invalid: it is the weight of the hard-label cross-entropy and must lie in [0, 1] "
-            "(1 = no distillation, 0 = teacher only; the report's recipe uses 0.85)."
-        )
-    if not (_is_number(temperature) and float(temperature) > 0):
-        raise UsageError(
-            f"temperature={temperature!r} is invalid: the softmax temperature T must be a finite number > 0 "
-            "(1 = plain softmax; the report's recipe uses 2)."
-        )
-
-
-def _is_number(value: object) -> bool:
-    try:
-        return not isinstance(value, bool | str) and math.isfinite(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def kd_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
     labels: Tensor,
-    alpha: float = 0.85,
-    temperature: float = 2.0,
+    alpha: float = TrainConfig.alpha,
+    temperature: float = TrainConfig.temperature,
     *,
     label_smoothing: float = 0.0,
 ) -> dict[str, Tensor]:

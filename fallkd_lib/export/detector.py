@@ -17,18 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
+from fallkd_lib.config import PipelineConfig
+from fallkd_lib.data.geometry import box_iou, match_boxes
 from fallkd_lib.errors import UsageError
+from fallkd_lib.runtime.detector import detect_people, input_size
+from fallkd_lib.runtime.loaders import load_detector
+from fallkd_lib.settings import keep_torch_threads
 
 
-def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int = 640) -> Path:
-    """Export a detector checkpoint (best.pt) to ONNX at a fixed input size with ultralytics; return out_path."""
-    from fallkd_lib.detect.detector import load_detector
-    from fallkd_lib.settings import keep_torch_threads
-
+def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int | None = None) -> Path:
+    """Export a detector checkpoint (best.pt) to ONNX at a fixed input size (default: its training size)."""
     weights, out_path = Path(weights), Path(out_path)
     if weights.suffix.lower() != ".pt":
         raise UsageError(f"{weights}: export needs the detector's .pt checkpoint (from train_detector)")
-    load_detector(weights)  # clear errors for a missing file or a classifier checkpoint
+    # loaded first: clear errors for a missing file or a classifier checkpoint
+    imgsz = input_size(load_detector(weights), imgsz)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
         copy = Path(tmp) / "detector.pt"  # ultralytics writes the .onnx beside the weights it exports
@@ -43,7 +46,6 @@ def box_agreement(
     reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], iou_threshold: float = 0.5
 ) -> dict:
     """How well per-frame candidate boxes reproduce reference boxes ((N, 6) arrays as from detect_people)."""
-    from fallkd_lib.detect.evaluate_boxes import box_iou_matrix, match_boxes
 
     if len(reference) != len(candidate):
         raise UsageError(
@@ -57,7 +59,7 @@ def box_agreement(
             np.asarray(cand, float).reshape(-1, 6)[:, :5],
         )
         n_ref, n_cand = n_ref + len(ref), n_cand + len(cand)
-        iou = box_iou_matrix(cand[:, :4], ref[:, :4])
+        iou = box_iou(cand[:, :4], ref[:, :4])
         for c, r in match_boxes(cand[:, :4], ref[:, :4], iou_threshold):
             ious.append(float(iou[c, r]))
             dconf.append(float(abs(cand[c, 4] - ref[r, 4])))
@@ -78,12 +80,11 @@ def detector_parity(
     reference: object,
     candidate: object,
     frames: Sequence[np.ndarray],
-    imgsz: int,
-    conf: float = 0.25,
+    imgsz: int | None = None,
+    conf: float = PipelineConfig.conf,
     iou_threshold: float = 0.5,
 ) -> dict:
     """Box agreement (see box_agreement) of a candidate detector (ONNX, int8) with a reference one on RGB frames."""
-    from fallkd_lib.detect.detector import detect_people
 
     return box_agreement(
         detect_people(reference, frames, imgsz, conf=conf),
@@ -92,9 +93,10 @@ def detector_parity(
     )
 
 
-def detector_speed(models: dict[str, object], frames: Sequence[np.ndarray], imgsz: int) -> dict[str, float]:
+def detector_speed(
+    models: dict[str, object], frames: Sequence[np.ndarray], imgsz: int | None = None
+) -> dict[str, float]:
     """Median milliseconds of one detector call per model (a loaded YOLO or a path), after two warm-up calls."""
-    from fallkd_lib.detect.detector import detect_people, load_detector
 
     if not frames:
         raise UsageError("detector_speed needs at least one frame")

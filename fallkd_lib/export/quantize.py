@@ -18,13 +18,13 @@ CPUs.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.io import tmp_path_for, write_atomic
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -94,9 +94,8 @@ def quantize_onnx_int8(
         raise UsageError(f"{onnx_path}: no calibration batches were given: pass a few dozen real inputs")
     reader = _Batches(input_name, itertools.chain([first], batches))
     pre = out_path.with_name(f".{out_path.stem}.pre.onnx")
-    tmp = out_path.with_name(f".{out_path.stem}.tmp.onnx")
-    try:
-        quant_pre_process(str(onnx_path), str(pre))  # shape inference + graph fusions, as ORT recommends
+
+    def quantize(tmp: Path) -> None:
         quantize_static(
             str(pre),
             str(tmp),
@@ -118,9 +117,12 @@ def quantize_onnx_int8(
         for key, value in meta.items():
             model.metadata_props.add(key=key, value=value)
         onnx.save(model, str(tmp))
-        os.replace(tmp, out_path)
+
+    try:
+        quant_pre_process(str(onnx_path), str(pre))  # shape inference + graph fusions, as ORT recommends
+        write_atomic(out_path, quantize)
     finally:
-        for leftover in (pre, tmp, tmp.with_suffix(".onnx.data")):
+        for leftover in (pre, tmp_path_for(out_path).with_suffix(".onnx.data")):
             leftover.unlink(missing_ok=True)
     return out_path
 

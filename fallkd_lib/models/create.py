@@ -38,20 +38,14 @@ import timm
 import torch.nn as nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from fallkd_lib.config import TIMM_NAMES, VIT_PATCH
 from fallkd_lib.errors import FallkdError, MissingFileError, UsageError
 from fallkd_lib.settings import is_offline_requested
 
 _log = logging.getLogger(__name__)
 
-TIMM_NAMES = {
-    "resnet18": "resnet18",
-    "efficientnet_b0": "efficientnet_b0",
-    "vit_b_16": "vit_base_patch16_224",
-    "vit_tiny": "vit_tiny_patch16_224",
-}
 MODEL_NAMES = tuple(TIMM_NAMES)
-VIT_NAMES = ("vit_b_16", "vit_tiny")
-VIT_PATCH = 16
+VIT_NAMES = tuple(name for name in MODEL_NAMES if name.startswith("vit"))
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 HUB_HOST, HUB_PORT, HUB_TIMEOUT_S = "huggingface.co", 443, 3.0
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # the files timm reads from a timm/<name> repo

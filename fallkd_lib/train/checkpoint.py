@@ -8,20 +8,16 @@ never stopped.
 
 from __future__ import annotations
 
-import pickle
 import random
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import save_torch_atomic
-
-FORMAT = "fallkd-checkpoint"
-VERSION = 1
+from fallkd_lib.models.inputs import ClassifierInput
+from fallkd_lib.models.trained import FORMAT, VERSION, load_model_state, model_num_classes, read_checkpoint
 
 
 def seed_everything(seed: int) -> None:
@@ -48,15 +44,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
-def model_num_classes(model: nn.Module) -> int | None:
-    """How many classes a classifier outputs: `model.num_classes` (timm) or the last Linear layer's size."""
-    count = getattr(model, "num_classes", None)
-    if isinstance(count, int):
-        return count
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return linears[-1].out_features if linears else None
-
-
 def _state(obj: object | None) -> dict | None:
     return obj.state_dict() if obj is not None else None
 
@@ -72,8 +59,12 @@ def save_checkpoint(
     config: dict,
     extra: dict | None = None,
     class_names: list[str] | None = None,
+    model_input: ClassifierInput | None = None,
 ) -> Path:
-    """Write a resumable checkpoint atomically (tmp file + os.replace); `epoch` = epochs completed."""
+    """Write a resumable checkpoint atomically (tmp file + os.replace); `epoch` = epochs completed.
+
+    model_input is what shapes the model's input (crop geometry, image size, mean/std): the camera reads it back.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {
@@ -88,49 +79,11 @@ def save_checkpoint(
         "config": dict(config),
         "class_names": list(class_names) if class_names is not None else None,
         "num_classes": len(class_names) if class_names is not None else model_num_classes(model),
+        "input": model_input.to_dict() if model_input is not None else None,
         "rng": rng_state(),
         "extra": dict(extra or {}),
     }
     return save_torch_atomic(checkpoint, path)  # the previous checkpoint stays intact if this fails
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a fallkd checkpoint dict onto the CPU, checking that it is one."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(
-            f"checkpoint {path} not found: train first (`fallkd train-cls`) or check the run folder"
-        )
-    try:
-        # weights_only=False unpickles arbitrary objects (numpy RNG state, config dicts), which can run code:
-        # do this only for checkpoints this library wrote itself, never for a file downloaded from elsewhere.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
-        raise UsageError(
-            f"{path} is not a readable torch checkpoint ({exc}); delete it and train again"
-        ) from exc
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        keys = list(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise UsageError(
-            f"{path} is not a fallkd checkpoint (found {keys}); for a bare state_dict use "
-            "model.load_state_dict(torch.load(path, weights_only=True))"
-        )
-    return checkpoint
-
-
-def _check_classes(path: Path, checkpoint: dict, model: nn.Module, class_names: list[str] | None) -> None:
-    saved_names, saved_count = checkpoint.get("class_names"), checkpoint.get("num_classes")
-    model_count = model_num_classes(model)
-    if saved_count is not None and model_count is not None and saved_count != model_count:
-        raise UsageError(
-            f"{path} was trained for {saved_count} classes {saved_names or ''} but the model outputs "
-            f"{model_count}: build the model with num_classes={saved_count}, or train a new run folder"
-        )
-    if class_names is not None and saved_names is not None and list(class_names) != list(saved_names):
-        raise UsageError(
-            f"{path} was trained on classes {saved_names} but the data has {list(class_names)}: "
-            "use the crop folder the checkpoint was trained on, or train a new run folder"
-        )
 
 
 def load_checkpoint(
@@ -145,14 +98,7 @@ def load_checkpoint(
     """Load a checkpoint into the model (and optimizer/scheduler/scaler/RNG when given); returns the dict."""
     path = Path(path)
     checkpoint = read_checkpoint(path)
-    _check_classes(path, checkpoint, model, class_names)
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as exc:
-        raise UsageError(
-            f"{path} does not fit this model ({str(exc).splitlines()[0]} ...): build the same architecture "
-            f"as the checkpoint's config (model={checkpoint['config'].get('model')!r})"
-        ) from exc
+    load_model_state(path, checkpoint, model, class_names)
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
         if obj is not None and checkpoint.get(name) is not None:
             obj.load_state_dict(checkpoint[name])

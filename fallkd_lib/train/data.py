@@ -21,14 +21,16 @@ from fallkd_lib.data.imageio import open_rgb
 from fallkd_lib.errors import MissingFileError, UsageError
 
 SPLITS = ("train", "val", "test")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _class_dirs(folder: Path) -> dict[str, list[Path]]:
     """Images per class sub-folder, both sorted, as ImageFolder would see them."""
     return {
-        d.name: sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+        d.name: sorted(
+            p
+            for p in d.iterdir()
+            if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS and not p.name.startswith(".")
+        )
         for d in sorted(folder.iterdir())
         if d.is_dir() and not d.name.startswith(".")
     }
@@ -98,10 +100,13 @@ def class_counts(dataset: CropDataset) -> dict[str, int]:
 def build_transforms(
     image_size: int,
     train: bool,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    mean: Sequence[float],
+    std: Sequence[float],
 ) -> v2.Compose:
-    """PIL -> normalised float tensor [3, S, S]; train adds a mild crop/flip/colour augmentation."""
+    """PIL -> normalised float tensor [3, S, S]; train adds a mild crop/flip/colour augmentation.
+
+    mean and std are the model's own (fallkd_lib.models.input_stats): the camera normalises with the same ones.
+    """
     if train:
         geometry = [
             # crops are letterboxed squares already: keep most of the person and an almost square aspect
@@ -125,8 +130,8 @@ def make_loaders(
     crops_dir: str | Path,
     image_size: int,
     batch_size: int,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    mean: Sequence[float],
+    std: Sequence[float],
     workers: int = 2,
     seed: int = 0,
 ) -> dict[str, DataLoader]:

@@ -3,7 +3,7 @@
 A criterion is `criterion(logits, labels, ids, images) -> {"loss": scalar, ...}`; every key it returns is
 averaged per epoch and logged as `train_<key>`. Per epoch the loop trains, validates with plain cross-entropy,
 writes `last.pt` (and `best.pt` when val accuracy improves; ties keep the earlier epoch), a row of
-`metrics.csv` and TensorBoard scalars. `metrics.json` is written at the end.
+`metrics.csv` and TensorBoard scalars. `metrics.json` (fallkd_lib.train.metrics_file) is written at the end.
 
 Exact resume: `last.pt` holds the weights, optimizer, scheduler, AMP scaler, epoch, history and every RNG state,
 and the train loader's shuffle generator is re-seeded at the start of every epoch from (seed, epoch). So epoch k
@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import math
 import time
 import warnings
@@ -34,8 +33,10 @@ from tqdm.auto import tqdm
 from fallkd_lib.config import TrainConfig, as_dict
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_text_atomic
+from fallkd_lib.models.inputs import ClassifierInput
 from fallkd_lib.train.checkpoint import load_checkpoint, save_checkpoint, seed_everything
-from fallkd_lib.train.metrics import classification_report_dict
+from fallkd_lib.train.metrics import classification_report_dict, train_val_gap
+from fallkd_lib.train.metrics_file import SCHEMA, write_metrics
 
 EVENTS = ("on_epoch_end", "on_train_end")  # on_epoch_end(epoch, row); on_train_end(summary)
 _RESUME_SAFE_KEYS = {"epochs", "workers", "max_batches"}
@@ -65,18 +66,14 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         raise UsageError(
             "the model has no trainable parameters (all requires_grad=False): unfreeze some layers"
         )
-    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    if cfg.optimizer not in optimizers:
-        raise UsageError(f"unknown optimizer {cfg.optimizer!r}: choose one of {', '.join(optimizers)}")
+    optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}  # TrainConfig allows these two
     return optimizers[cfg.optimizer](params, lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR | None:
     """Cosine decay stepped once per epoch after a linear warmup, or None for `scheduler="none"`."""
-    if cfg.scheduler == "none":
+    if cfg.scheduler == "none":  # else "cosine": TrainConfig allows these two
         return None
-    if cfg.scheduler != "cosine":
-        raise UsageError(f"unknown scheduler {cfg.scheduler!r}: choose cosine or none")
     warm, total = cfg.warmup_epochs, cfg.epochs
 
     def factor(done: int) -> float:  # done = epochs completed; the lr of the next epoch is lr * factor
@@ -202,19 +199,37 @@ def _log_tensorboard(writer, row: dict, epoch: int) -> None:
         writer.flush()
 
 
-def _summary(out_dir: Path, state: dict, config: dict, class_names: list[str]) -> dict:
-    """The end-of-training summary, also written (atomically) to out_dir/metrics.json."""
-    summary = {
-        "epochs_done": len(state["history"]),
+def _summary(
+    out_dir: Path,
+    state: dict,
+    cfg: TrainConfig,
+    class_names: list[str],
+    criterion: Callable,
+    model_input: ClassifierInput | None,
+) -> dict:
+    """The end-of-training record (fallkd_lib.train.metrics_file's schema), also written to out_dir/metrics.json."""
+    history = state["history"]
+    record = {
+        "schema": SCHEMA,
+        "name": cfg.model,
+        "criterion": repr(criterion),
+        "config": as_dict(cfg),
         "class_names": class_names,
-        "best": state["best_report"],
+        "input": model_input.to_dict() if model_input is not None else None,
+        "epochs_done": len(history),
+        "best_epoch": (state["best_report"] or {}).get("epoch"),
+        "epoch_seconds": float(np.mean([row["seconds"] for row in history])) if history else None,
+        "train_val_gap": train_val_gap(history),
+        "val": state["best_report"],
         "final": state["val_report"],
-        "history": state["history"],
-        "config": config,
+        "test": None,
+        "other_origin": None,
+        "budget": None,
+        "history": history,
         "paths": {"best": str(out_dir / "best.pt"), "last": str(out_dir / "last.pt")},
     }
-    write_text_atomic(out_dir / "metrics.json", json.dumps(summary, indent=2))
-    return summary
+    write_metrics(out_dir / "metrics.json", record)
+    return record
 
 
 def _check_args(loaders: dict, callbacks: dict | None) -> dict:
@@ -246,8 +261,12 @@ def fit(
     resume: bool = True,
     callbacks: dict[str, list[Callable]] | None = None,
     progress: bool = True,
+    model_input: ClassifierInput | None = None,
 ) -> dict:
-    """Train (or resume from out_dir/last.pt) for cfg.epochs; returns the summary saved as metrics.json."""
+    """Train (or resume from out_dir/last.pt) for cfg.epochs; returns the record saved as metrics.json.
+
+    model_input (crop geometry, input side, mean/std) is saved in every checkpoint, for the camera to read back.
+    """
     callbacks = _check_args(loaders, callbacks)
     out_dir, device = Path(out_dir), resolve_device(device)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -273,10 +292,12 @@ def fit(
         _warn_changes(last_path, ckpt["config"], config)
         start, best, state = ckpt["epoch"], ckpt["best_metric"], ckpt["extra"]
         if start >= cfg.epochs:
-            return _summary(out_dir, state, config, class_names)
+            return _summary(out_dir, state, cfg, class_names, criterion, model_input)
 
     def save(path: Path, epoch: int) -> None:
-        save_checkpoint(path, model, optimizer, scheduler, scaler, epoch, best, config, state, class_names)
+        save_checkpoint(
+            path, model, optimizer, scheduler, scaler, epoch, best, config, state, class_names, model_input
+        )
 
     write_text_atomic(out_dir / "metrics.csv", _csv_text(state["history"]))  # keep rows up to `start` only
     writer = _tensorboard(out_dir / "tb", purge_step=start + 1)
@@ -313,7 +334,7 @@ def fit(
     finally:
         if writer is not None:
             writer.close()
-    summary = _summary(out_dir, state, config, class_names)
+    summary = _summary(out_dir, state, cfg, class_names, criterion, model_input)
     for callback in callbacks.get("on_train_end", []):
         callback(summary)
     return summary

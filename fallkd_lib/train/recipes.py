@@ -8,28 +8,30 @@ it continues from `last.pt`; call it on a finished run and it only re-reads and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 
-from fallkd_lib.config import TrainConfig, as_dict
+from fallkd_lib.config import TrainConfig
+from fallkd_lib.data.crops import read_crop_spec
 from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
 from fallkd_lib.errors import MissingFileError, UsageError
-from fallkd_lib.io import write_json_atomic
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
-from fallkd_lib.train.checkpoint import load_checkpoint, read_checkpoint
+from fallkd_lib.models.inputs import ClassifierInput
+from fallkd_lib.models.trained import load_trained_classifier
+from fallkd_lib.train.checkpoint import load_checkpoint
 from fallkd_lib.train.data import SPLITS, CropDataset, build_transforms, make_loaders
 from fallkd_lib.train.loop import evaluate, fit, plain_criterion
-from fallkd_lib.train.metrics import classification_report_dict, train_val_gap
+from fallkd_lib.train.metrics import classification_report_dict
+from fallkd_lib.train.metrics_file import read_metrics, write_metrics
 
 DEPLOY_SIZE = (
     224  # the TX2 budget is judged at the deployment resolution, whatever size a quick run trains at
 )
-
 CACHE_NAME = "teacher_logits_train.pt"
 
 
@@ -86,57 +88,39 @@ def train_classifier(
     out_dir: str | Path,
     cfg: TrainConfig,
     name: str | None = None,
-    criterion=None,
+    criterion: Callable | None = None,
     other_crops: str | Path | None = None,
     weights: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Train (or resume) one classifier on a crop folder and write its metrics.json; returns that dict."""
+    """Train (or resume) one classifier on a crop folder and write its metrics.json; returns that record.
+
+    The checkpoint records the crop folder's CropSpec with the input side and mean/std (ClassifierInput), so the
+    camera cuts and normalises people as these crops were.
+    """
     name = name or cfg.model
     cfg = replace(cfg, model=name)  # the checkpoint's config must name the architecture it holds
     out_dir = Path(out_dir)
+    crop = read_crop_spec(crops_dir)  # first: a crop folder that does not say how it was cut fails at once
     classes = crop_classes(crops_dir)
     model = build_model(name, cfg, len(classes), weights)
     mean, std = input_stats(model)
+    model_input = ClassifierInput(crop, cfg.image_size, mean, std)
     loaders = make_loaders(crops_dir, cfg.image_size, cfg.batch_size, mean, std, cfg.workers, cfg.seed)
-    summary = fit(
-        model,
-        loaders,
-        criterion or plain_criterion(cfg.label_smoothing),
-        cfg,
-        out_dir,
-        None,
-        classes,
-        progress=progress,
-    )
+    criterion = criterion or plain_criterion(cfg.label_smoothing)
+    fit(model, loaders, criterion, cfg, out_dir, None, classes, progress=progress, model_input=model_input)
     load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
-    history = summary["history"]
-    metrics = {
-        "name": name,
-        "criterion": repr(criterion) if criterion is not None else "cross-entropy",
-        "config": as_dict(cfg),
-        "class_names": classes,
-        "budget": deploy_budget(name, len(classes)),
-        "best_epoch": summary["best"].get("epoch") if summary.get("best") else None,
-        "epoch_seconds": float(np.mean([row["seconds"] for row in history])) if history else None,
-        "train_val_gap": train_val_gap(history),
-        "val": summary.get("best"),
-        "test": score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None,
-        "other_origin": score_folder(model, other_crops, cfg, SPLITS) if other_crops else None,
-        "history": history,
-    }
-    write_json_atomic(out_dir / "metrics.json", metrics)
-    return metrics
+    record = read_metrics(out_dir)
+    record["budget"] = deploy_budget(name, len(classes))
+    record["test"] = score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None
+    record["other_origin"] = score_folder(model, other_crops, cfg, SPLITS) if other_crops else None
+    write_metrics(out_dir / "metrics.json", record)
+    return record
 
 
-def load_trained(run: str | Path, cfg: TrainConfig, name: str | None = None) -> nn.Module:
-    """Rebuild a recipe's model from a run folder's best.pt or a given checkpoint file (no download)."""
-    path = Path(run) if Path(run).is_file() else Path(run) / "best.pt"
-    ckpt = read_checkpoint(path)
-    name = name or ckpt["config"].get("model")
-    model = build_model(name, cfg.__class__(**{**as_dict(cfg), "pretrained": False}), ckpt["num_classes"])
-    load_checkpoint(path, model, restore_rng=False, class_names=ckpt.get("class_names"))
-    return model.eval()
+def load_trained(run: str | Path) -> nn.Module:
+    """A recipe's trained model from a run folder's best.pt or a checkpoint file: the architecture it recorded."""
+    return load_trained_classifier(run)[0]
 
 
 def teacher_dataset(crops_dir: str | Path, teacher: nn.Module, cfg: TrainConfig) -> CropDataset:
@@ -145,17 +129,37 @@ def teacher_dataset(crops_dir: str | Path, teacher: nn.Module, cfg: TrainConfig)
     return CropDataset(crops_dir, "train", build_transforms(cfg.image_size, False, mean, std))
 
 
+def _teacher(teacher_dir: str | Path) -> tuple[nn.Module, str]:
+    """The trained teacher of a run folder and its architecture name (both from its checkpoint)."""
+    model, checkpoint = load_trained_classifier(teacher_dir)
+    return model, str(checkpoint["config"]["model"])
+
+
 def cache_teacher(teacher_dir: str | Path, crops_dir: str | Path, cfg: TrainConfig, progress: bool = True):
     """Run the trained teacher once over the train crops and save its logits beside it (reused when valid)."""
-    teacher = load_trained(teacher_dir, cfg, cfg.teacher)
+    teacher, name = _teacher(teacher_dir)
     return cache_teacher_logits(
         teacher,
         teacher_dataset(crops_dir, teacher, cfg),
         Path(teacher_dir) / CACHE_NAME,
         cfg.batch_size,
         progress=progress,
-        teacher_name=cfg.teacher,
+        teacher_name=name,
     )
+
+
+def kd_criterion(cfg: TrainConfig, teacher_dir: str | Path, mode: str, crops_dir: str | Path) -> Callable:
+    """The distillation criterion of a recipe: cached or online teacher outputs, cfg's alpha, T, label smoothing."""
+    if mode not in ("cached", "online"):
+        raise UsageError(f"distillation mode {mode!r}: choose 'cached' or 'online'")
+    teacher, _ = _teacher(teacher_dir)
+    kd = dict(alpha=cfg.alpha, temperature=cfg.temperature, label_smoothing=cfg.label_smoothing)
+    if mode == "cached":
+        cache = load_teacher_cache(Path(teacher_dir) / CACHE_NAME, teacher_dataset(crops_dir, teacher, cfg))
+        return CachedKDCriterion(cache, **kd)
+    with torch.device("meta"):  # only the student's normalisation is needed: build nothing
+        student_stats = input_stats(create_classifier(cfg.model, 2, pretrained=False))
+    return OnlineKDCriterion(teacher, student_stats=student_stats, teacher_stats=input_stats(teacher), **kd)
 
 
 def distill(
@@ -168,17 +172,7 @@ def distill(
     progress: bool = True,
 ) -> dict:
     """Distil the teacher into cfg.model with cached (looked up by sample id) or online teacher outputs."""
-    if mode not in ("cached", "online"):
-        raise UsageError(f"distillation mode {mode!r}: choose 'cached' or 'online'")
-    teacher = load_trained(teacher_dir, cfg, cfg.teacher)
-    if mode == "cached":
-        cache = load_teacher_cache(Path(teacher_dir) / CACHE_NAME, teacher_dataset(crops_dir, teacher, cfg))
-        criterion = CachedKDCriterion(cache, cfg.alpha, cfg.temperature)
-    else:
-        student_stats = input_stats(create_classifier(cfg.model, 2, pretrained=False))
-        criterion = OnlineKDCriterion(
-            teacher, cfg.alpha, cfg.temperature, student_stats, input_stats(teacher)
-        )
+    criterion = kd_criterion(cfg, teacher_dir, mode, crops_dir)
     return train_classifier(
         crops_dir, out_dir, cfg, criterion=criterion, other_crops=other_crops, progress=progress
     )

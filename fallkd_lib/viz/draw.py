@@ -41,3 +41,10 @@ def draw_tracks(frame: np.ndarray, results: object, copy: bool = True) -> np.nda
         cv2.rectangle(image, (left, top), (left + tw + 2, top + th + base + 2), colour, -1)
         cv2.putText(image, label, (left + 1, top + th + 1), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return image
+
+
+def annotate(frame: np.ndarray, results: object, timestamp: float) -> np.ndarray:
+    """The annotated copy of an RGB frame: every tracked person (draw_tracks) and the frame time in the corner."""
+    image = draw_tracks(frame, results)
+    cv2.putText(image, f"t={timestamp:.1f}s", (4, 14), _FONT, 0.4, (255, 255, 255), 1)
+    return image

@@ -30,6 +30,7 @@ from fallkd_lib.data.synthetic.clip_scene import Actor, make_actors, render_fram
 from fallkd_lib.data.synthetic.motion import FALL_TILT
 from fallkd_lib.data.synthetic.scene import SPECS, STYLES, check_style
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.io import tmp_path_for, write_text_atomic
 
 SCENARIOS = ("fall_stay", "fall_recover", "sit", "walk", "crowd")
 MIN_SECONDS = {"fall_stay": 4.0, "fall_recover": 8.0, "sit": 4.0, "walk": 1.0, "crowd": 4.0}
@@ -123,9 +124,7 @@ def _events(actors: list[Actor], frames: list[dict], fps: float) -> list[dict]:
 
 
 def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def generate_clip(
@@ -147,7 +146,7 @@ def generate_clip(
     camera = Camera(float(rng.uniform(*spec.horizon)), float(rng.uniform(*spec.person_scale)))
     actors = make_actors(rng, scenario, camera, size, seconds, style)
     n_frames = max(1, round(seconds * fps))
-    tmp = video.with_name(f".{video.stem}.tmp{video.suffix}")
+    tmp = tmp_path_for(video)  # a stream of frames: written in place, moved when complete
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (size, size))
     if not writer.isOpened():
         raise UsageError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ from fallkd_lib.data.imageio import save_image_atomic
 from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, check_style, render_scene
 from fallkd_lib.data.yolo import SPLITS, Box, read_labels, write_data_yaml, write_labels
 from fallkd_lib.errors import UsageError
+from fallkd_lib.io import write_text_atomic
 
 JPEG_QUALITY = {"park": (70, 95), "cctv": (35, 75)}
 MANIFEST_COLUMNS = ("image", "split", "n_people", "postures", "classes")
@@ -93,9 +93,7 @@ def _write_manifest(path: Path, rows: dict[str, dict]) -> None:
     writer.writeheader()
     for key in sorted(rows, key=lambda k: Path(k).name):  # in index order
         writer.writerow({c: rows[key][c] for c in MANIFEST_COLUMNS})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, buf.getvalue())
 
 
 def _row(rel: str, split: str, postures: list[str], boxes: list[Box], names: list[str]) -> dict:

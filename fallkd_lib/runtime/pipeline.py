@@ -1,14 +1,17 @@
-"""The camera loop: detect and track people, crop them (the training geometry), classify all crops of a frame in
-one batched call, update each track's fall state, and raise long-lie alerts with an annotated snapshot.
+"""The camera loop: detect and track people, crop them as the classifier's training crops were cut, classify all
+crops of a frame in one batched call, update each track's fall state, and raise long-lie alerts with a snapshot.
 
-The detector is an ultralytics YOLO (a path is loaded with `load_detector`) or any callable
-``detector(frame: Frame) -> (N, 6) array of x1, y1, x2, y2, conf, track_id``; the classifier is a
-:class:`~fallkd_lib.detect.runtime.ClassifierRuntime` (a path is loaded with `load_classifier`), any object with
-``predict(crops) -> (N, C)`` and ``fall_index``, or a callable ``crops -> (N,) fall probabilities``.
+The detector is an ultralytics YOLO (a path is loaded with `load_detector`; its input size is the one it was
+trained at unless PipelineConfig.imgsz says otherwise) or any callable
+``detector(frame: Frame) -> (N, 6) array of x1, y1, x2, y2, conf, track_id``. The classifier is a
+:class:`~fallkd_lib.runtime.classifier.ClassifierRuntime` (a path is loaded with `load_classifier`), whose
+recorded crop geometry the pipeline cuts with, or a bare callable ``crops -> (N,) fall probabilities`` that then
+needs an explicit `crop`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
@@ -16,17 +19,20 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from fallkd_lib.data.crops import crop_people
-from fallkd_lib.detect.alerts import Alert, AlertDispatcher
-from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
-from fallkd_lib.detect.video import Frame
+from fallkd_lib.config import PipelineConfig
+from fallkd_lib.data.geometry import CropSpec, crop_people
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
+from fallkd_lib.runtime.alerts import Alert, AlertDispatcher
+from fallkd_lib.runtime.detector import input_size
+from fallkd_lib.runtime.loaders import load_classifier, load_detector
+from fallkd_lib.runtime.sources import Frame
+from fallkd_lib.runtime.state import FallEvent, FallTracker
+from fallkd_lib.runtime.tracking import IouTracker
 from fallkd_lib.settings import keep_torch_threads
-from fallkd_lib.viz.draw import draw_tracks
+from fallkd_lib.viz.draw import annotate, draw_tracks
 
 _log = logging.getLogger(__name__)
 STAGES = ("detect", "crop", "classify", "track", "total")
@@ -58,49 +64,6 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-class IouTracker:
-    """Fallback ids when ultralytics' tracker is unavailable: greedy IoU matching to the previous frame's boxes."""
-
-    def __init__(self, min_iou: float = 0.3, max_age: int = 30) -> None:
-        """Match a box to a live track when IoU >= min_iou; forget tracks unseen for max_age frames."""
-        self.min_iou, self.max_age = min_iou, max_age
-        self._tracks: dict[int, tuple[np.ndarray, int]] = {}
-        self._next, self._frame = 1, 0
-
-    def assign(self, boxes: np.ndarray) -> np.ndarray:
-        """Track ids for the (N, 4) boxes of the next frame."""
-        self._frame += 1
-        self._tracks = {k: v for k, v in self._tracks.items() if self._frame - v[1] <= self.max_age}
-        ids = np.zeros(len(boxes), dtype=np.int64)
-        free = dict(self._tracks)
-        pairs = sorted(
-            ((_iou(b, tb), i, k) for i, b in enumerate(boxes) for k, (tb, _) in free.items()), reverse=True
-        )
-        done: set[int] = set()
-        for iou, i, k in pairs:
-            if iou < self.min_iou:
-                break
-            if i in done or k not in free:
-                continue
-            ids[i] = k
-            done.add(i)
-            del free[k]
-        for i in range(len(boxes)):
-            if i not in done:
-                ids[i], self._next = self._next, self._next + 1
-        for i, box in enumerate(boxes):
-            self._tracks[int(ids[i])] = (np.asarray(box, dtype=np.float64), self._frame)
-        return ids
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 class FallPipeline:
     """Detector + tracker + batched crop classifier + per-track fall state + alerts, one frame at a time."""
 
@@ -108,41 +71,45 @@ class FallPipeline:
         self,
         detector: object,
         classifier: object,
-        imgsz: int = 640,
-        conf: float = 0.25,
-        crop_size: int | None = None,
-        pad: float = 0.1,
-        tracker: str = "bytetrack.yaml",
-        state: FallStateConfig | None = None,
+        config: PipelineConfig | None = None,
+        crop: CropSpec | None = None,
         dispatcher: AlertDispatcher | None = None,
         camera: str = "camera",
         snapshot_dir: str | Path | None = None,
         device: str | None = None,
     ) -> None:
-        """Load what is given as a path and check the classifier's interface."""
+        """Load what is given as a path; take the crop geometry from the classifier (crop must agree with it)."""
         if isinstance(detector, str | Path):
-            from fallkd_lib.detect.detector import load_detector
-
             detector = load_detector(detector)
         if isinstance(classifier, str | Path):
-            from fallkd_lib.detect.runtime import load_classifier
-
             classifier = load_classifier(classifier, device=device)
         if not (hasattr(classifier, "predict") or callable(classifier)):
             raise UsageError(f"classifier {classifier!r} has no predict(crops) and is not callable")
-        self.detector, self.classifier = detector, classifier
-        self.imgsz, self.conf, self.pad, self.tracker_cfg = int(imgsz), float(conf), float(pad), tracker
-        self.crop_size = int(crop_size or getattr(classifier, "image_size", 0) or 224)
-        self.state_config = state or FallStateConfig()
+        model_input = getattr(classifier, "input", None)
+        if model_input is not None:
+            crop = model_input.check_crop(crop, "FallPipeline")
+        elif crop is None:
+            raise UsageError(
+                "a bare callable classifier carries no crop settings: pass crop=CropSpec(size, pad) as its "
+                "training crops were cut, or pass a trained classifier (run folder, best.pt or .onnx)"
+            )
+        self.detector, self.classifier, self.crop = detector, classifier, crop
+        self.config = config or PipelineConfig()
+        self.imgsz = self.config.imgsz
+        if hasattr(detector, "predict"):
+            self.imgsz = input_size(detector, self.config.imgsz)
         self.dispatcher, self.camera = dispatcher, camera
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir is not None else None
         self.reset()
 
     def reset(self) -> None:
         """Forget every track, timing and count (a new video starts here)."""
-        self.fall_tracker = FallTracker(self.state_config)
+        self.fall_tracker = FallTracker(self.config.state)
         self.timings: dict[str, float] = defaultdict(float)
-        self.frames, self.alerts_sent, self.tracking = 0, 0, None
+        self.frames, self.alerts_sent = 0, 0
+        # None: not tried yet; False: IoU fallback (ByteTrack needs `lap`, see tracking.py); callables track themselves
+        lap = importlib.util.find_spec("lap") is not None
+        self.tracking = None if lap or not hasattr(self.detector, "predict") else False
         self._fallback = IouTracker()
         predictor = getattr(self.detector, "predictor", None)
         for trk in getattr(predictor, "trackers", None) or []:
@@ -159,25 +126,26 @@ class FallPipeline:
             out = np.asarray(self.detector(frame), dtype=np.float64)
             return out.reshape(-1, 6) if out.size else np.zeros((0, 6))
         bgr = np.ascontiguousarray(frame.image[..., ::-1])
-        args = dict(imgsz=self.imgsz, conf=self.conf, verbose=False)
+        args = dict(imgsz=self.imgsz, conf=self.config.conf, iou=self.config.iou, verbose=False)
         if self.tracking is not False:
             try:
-                result = self.detector.track(bgr, persist=True, tracker=self.tracker_cfg, **args)[0]
+                result = self.detector.track(bgr, persist=True, tracker=self.config.tracker, **args)[0]
+            except ImportError as exc:  # ByteTrack's `lap` missing: ultralytics may not install it here
+                self.tracking = False
+                _log.warning(
+                    "ultralytics tracking (%s) unavailable (%s: %s); falling back to IoU matching of "
+                    "untracked detections (install `lap` for ByteTrack)",
+                    self.config.tracker,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
                 self.tracking = True
                 boxes = result.boxes
                 if boxes is None or boxes.id is None:
                     return np.zeros((0, 6))
                 xyxy, conf = boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy()
                 return np.column_stack([xyxy, conf, boxes.id.cpu().numpy()])
-            except Exception as exc:  # e.g. the `lap` package missing offline; keep running without it
-                self.tracking = False
-                _log.warning(
-                    "ultralytics tracking (%s) unavailable (%s: %s); falling back to IoU matching of "
-                    "untracked detections (install `lap` for ByteTrack)",
-                    self.tracker_cfg,
-                    type(exc).__name__,
-                    exc,
-                )
         result = self.detector.predict(bgr, **args)[0]
         xyxy, conf = result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy()
         return np.column_stack([xyxy, conf, self._fallback.assign(xyxy)])
@@ -200,7 +168,7 @@ class FallPipeline:
             dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, height)
             dets = dets[(dets[:, 2] - dets[:, 0] >= 1) & (dets[:, 3] - dets[:, 1] >= 1)]
         t1 = time.perf_counter()
-        crops = crop_people(frame.image, dets[:, :4], size=self.crop_size, pad=self.pad)
+        crops = crop_people(frame.image, dets[:, :4], self.crop)
         t2 = time.perf_counter()
         fall = self._classify(crops)
         t3 = time.perf_counter()
@@ -261,9 +229,15 @@ class FallPipeline:
         images, snapshots/, summary.json); returns the summary."""
         from tqdm.auto import tqdm
 
-        from fallkd_lib.detect.alerts import JsonlSink, StdoutSink
-        from fallkd_lib.detect.video import ImageFolderSink, SourceStats, iter_frames
-        from fallkd_lib.detect.webhook import WebhookSink
+        from fallkd_lib.runtime.alerts import JsonlSink, StdoutSink
+        from fallkd_lib.runtime.sources import (
+            ImageFolderSink,
+            SourceStats,
+            iter_frames,
+            open_sink,
+            video_fps_of,
+        )
+        from fallkd_lib.runtime.webhook import WebhookSink
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -277,7 +251,7 @@ class FallPipeline:
                 sinks.append(WebhookSink(webhook, timeout=webhook_timeout))
             self.dispatcher = AlertDispatcher(sinks, out / "alert_deliveries.jsonl", background=bool(webhook))
         stats, sink, counts = SourceStats(), None, defaultdict(int)
-        video_fps = fps or _video_fps(source)
+        video_fps = fps or video_fps_of(source)
         start, error = time.perf_counter(), None
         try:
             with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
@@ -290,8 +264,8 @@ class FallPipeline:
                         counts[event.kind] += 1
                     events_file.flush()
                     if save_video:
-                        sink = sink or _open_sink(out, frame, video_fps)
-                        image = annotate(frame, result)
+                        sink = sink or open_sink(out, frame, video_fps)
+                        image = annotate(frame.image, result, frame.timestamp)
                         if isinstance(sink, ImageFolderSink):
                             sink.write(image, frame.name)
                         else:
@@ -343,39 +317,3 @@ class FallPipeline:
         }
         write_json_atomic(out / "summary.json", summary)
         return summary
-
-
-def _open_sink(out: Path, frame: Frame, video_fps: float | None) -> object:
-    """An mp4 writer for videos and live sources, a JPEG folder for images."""
-    from fallkd_lib.detect.video import ImageFolderSink, VideoSink
-
-    if video_fps is None:
-        return ImageFolderSink(out / "annotated")
-    height, width = frame.image.shape[:2]
-    return VideoSink(out / "annotated.mp4", video_fps, (width, height))
-
-
-def _video_fps(source: object) -> float | None:
-    """The fps a video file reports (None for images and folders; 10 for live sources)."""
-    from fallkd_lib.detect.video import IMAGE_SUFFIXES, is_live
-
-    if is_live(source):
-        return 10.0
-    path = Path(str(source))
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file():
-        return None
-    cap = cv2.VideoCapture(str(path))
-    try:
-        rate = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
-    finally:
-        cap.release()
-    return float(rate) if rate and rate > 0 else 25.0
-
-
-def annotate(frame: Frame, result: FrameResult) -> np.ndarray:
-    """The annotated RGB frame of a result (with the frame time in the corner)."""
-    image = draw_tracks(frame.image, result)
-    cv2.putText(
-        image, f"t={frame.timestamp:.1f}s", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1
-    )
-    return image

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from fallkd_lib.detect.state import FallEvent
 from fallkd_lib.errors import FallkdError
+from fallkd_lib.runtime.state import FallEvent
 
 _log = logging.getLogger(__name__)
 _APPEND_LOCK = threading.Lock()

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from fallkd_lib.config import FallStateConfig  # noqa: F401 (the state machine's settings, re-exported)
 from fallkd_lib.errors import UsageError
 
 _log = logging.getLogger(__name__)
@@ -29,47 +30,6 @@ _EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "1
 
 Box = tuple[float, float, float, float]
 Observation = tuple[int, float, Sequence[float]]
-
-
-@dataclass(frozen=True)
-class FallStateConfig:
-    """Thresholds and timings of the per-track state machine (times in seconds, probabilities in [0, 1]).
-
-    smoothing: time constant of the exponential moving average of the fall probability; each observation
-        moves the average by 1 - exp(-dt / smoothing) of the way to the new value, so the result does not
-        depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
-    enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
-        getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
-    alert_after: seconds down (from the frame the fall started) before the long-lie alert.
-    cooldown: seconds after an alert before the same track can alert again (a person who stays down is
-        reported again every cooldown seconds).
-    recovery: seconds the smoothed probability must stay below exit to count as recovered.
-    forget_after: seconds unseen before a track is dropped (a person hidden 2 s behind a bench keeps its timer).
-    """
-
-    smoothing: float = 0.5
-    enter: float = 0.7
-    exit: float = 0.4
-    alert_after: float = 10.0
-    cooldown: float = 60.0
-    recovery: float = 3.0
-    forget_after: float = 5.0
-
-    def __post_init__(self) -> None:
-        """Reject settings that would make the state machine meaningless."""
-        for name in ("smoothing", "alert_after", "cooldown", "recovery", "forget_after"):
-            value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
-                raise UsageError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
-        if self.forget_after == 0:
-            raise UsageError(
-                "FallStateConfig.forget_after=0 would drop every track at each frame; use e.g. 5.0"
-            )
-        if not (0.0 <= self.exit < self.enter <= 1.0):
-            raise UsageError(
-                f"FallStateConfig: need 0 <= exit < enter <= 1, got exit={self.exit!r}, enter={self.enter!r}; "
-                "the defaults are enter=0.7, exit=0.4"
-            )
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fallkd_lib.data.geometry import box_iou
 from fallkd_lib.data.synthetic.clips import read_clip_truth
-from fallkd_lib.detect.evaluate_boxes import box_iou_matrix
-from fallkd_lib.detect.state import FallEvent
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.runtime.state import FallEvent
 
 _log = logging.getLogger(__name__)
 FALSE_REASONS = ("recovered", "not_fallen", "no_person")
@@ -128,7 +128,7 @@ def _match_person(truth: Mapping, t: float, box: tuple[float, ...]) -> tuple[int
     people = [p for p in frame["people"] if p.get("box") is not None]
     if not people:
         return None, 0.0
-    iou = box_iou_matrix(np.array([box]), np.array([p["box"] for p in people]))[0]
+    iou = box_iou(np.array([box]), np.array([p["box"] for p in people]))[0]
     best = int(np.argmax(iou))
     return people[best]["id"], float(iou[best])
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fallkd_lib.detect.evaluate_events import _truth
-from fallkd_lib.detect.state import FallEvent, FallStateConfig, FallTracker
-from fallkd_lib.detect.video import Frame
+from fallkd_lib.runtime.events import _truth
+from fallkd_lib.runtime.sources import Frame
+from fallkd_lib.runtime.state import FallEvent, FallStateConfig, FallTracker
 
 
 def _frame_people(truth: Mapping, frame: Frame) -> list[dict]:

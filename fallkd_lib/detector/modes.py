@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from fallkd_lib.data.crops import crop_people
+from fallkd_lib.config import PipelineConfig
+from fallkd_lib.data.geometry import crop_people
 from fallkd_lib.data.imageio import open_rgb
-from fallkd_lib.detect.detector import detect_people
-from fallkd_lib.detect.evaluate_boxes import LABELS, MODES
+from fallkd_lib.detector.evaluate import LABELS, MODES
+from fallkd_lib.runtime.detector import detect_people
 
 
 def predict_modes(
@@ -17,13 +18,15 @@ def predict_modes(
     fall_detector: object,
     person_detector: object,
     classifier: object,
-    imgsz: int,
-    conf: float = 0.25,
-    pad: float = 0.1,
+    imgsz: int | None = None,
+    conf: float = PipelineConfig.conf,
     threshold: float = 0.5,
     progress: bool = True,
 ) -> dict[str, list[dict]]:
-    """Both modes' predictions for images from `yolo_ground_truth` ({"image", "gt"} dicts); ready to score."""
+    """Both modes' predictions for images from `yolo_ground_truth` ({"image", "gt"} dicts); ready to score.
+
+    Each detector runs at imgsz, by default its own training size; crops are cut as the classifier's were.
+    """
     modes: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for item in tqdm(images, desc="detector vs detector+classifier", disable=not progress):
         frame = np.asarray(open_rgb(item["image"]))
@@ -33,7 +36,7 @@ def predict_modes(
         people = detect_people(person_detector, [frame], imgsz, conf=conf)[0]
         fall = np.zeros(len(people))
         if len(people):
-            crops = crop_people(frame, people[:, :4], size=classifier.image_size, pad=pad)
+            crops = crop_people(frame, people[:, :4], classifier.crop)  # as its training crops were cut
             fall = classifier.predict(crops)[:, classifier.fall_index]
         preds = [
             (tuple(row[:4]), "fall" if p >= threshold else "normal", float(row[4]))

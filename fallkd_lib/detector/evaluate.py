@@ -29,51 +29,13 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from fallkd_lib.data.geometry import match_boxes
 from fallkd_lib.data.yolo import SPLITS, iter_dataset, read_class_names
 from fallkd_lib.errors import MissingFileError, UsageError
 
 _log = logging.getLogger(__name__)
 LABELS = ("fall", "normal")  # class ids 0 and 1 of the merged dataset
 MODES = ("detector (2-class)", "detector + classifier")  # the two rows of the course's comparison table
-
-
-def box_iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """Pairwise IoU (N, M) of two sets of (x1, y1, x2, y2) boxes; empty or degenerate boxes give 0."""
-    a = np.asarray(a_xyxy, dtype=float).reshape(-1, 4)
-    b = np.asarray(b_xyxy, dtype=float).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def match_boxes(
-    pred_xyxy: np.ndarray, gt_xyxy: np.ndarray, iou_threshold: float = 0.5
-) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching by IoU: (pred_idx, gt_idx) pairs with IoU >= threshold, sorted by pred_idx.
-
-    All pairs are visited from the highest IoU down (ties: lower pred index, then lower gt index first) and a
-    pair is kept when neither box is taken yet, so a second prediction on an already matched person stays
-    unmatched (a false positive), as in the VOC / COCO protocols.
-    """
-    if not 0.0 < float(iou_threshold) <= 1.0:
-        raise UsageError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}; 0.5 is the usual choice")
-    iou = box_iou_matrix(pred_xyxy, gt_xyxy)
-    p_idx, g_idx = np.nonzero(iou >= iou_threshold)
-    order = np.lexsort((g_idx, p_idx, -iou[p_idx, g_idx]))
-    used_p: set[int] = set()
-    used_g: set[int] = set()
-    pairs = []
-    for k in order:
-        p, g = int(p_idx[k]), int(g_idx[k])
-        if p not in used_p and g not in used_g:
-            used_p.add(p)
-            used_g.add(g)
-            pairs.append((p, g))
-    return sorted(pairs)
 
 
 def _label(value: object, where: str) -> str:

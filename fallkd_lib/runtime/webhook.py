@@ -15,8 +15,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from fallkd_lib.detect.alerts import Alert, AlertDeliveryError
 from fallkd_lib.errors import UsageError
+from fallkd_lib.runtime.alerts import Alert, AlertDeliveryError
 
 _log = logging.getLogger(__name__)
 _RETRY_4XX = {408, 425, 429}  # client errors that are worth another try; others (401, 404, ...) never heal

@@ -17,13 +17,10 @@ back to the merged (2-class) labels.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pickletools
 import shutil
 import warnings
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -32,8 +29,7 @@ from tqdm.auto import tqdm
 
 from fallkd_lib.data import yolo
 from fallkd_lib.errors import MissingFileError, UsageError
-from fallkd_lib.io import write_text_atomic
-from fallkd_lib.settings import is_offline_requested
+from fallkd_lib.io import write_atomic, write_text_atomic
 
 DETECTOR_MODES: dict[str, list[str]] = {"person": ["person"], "fall_normal": ["fall", "normal"]}
 MARKER = "fallkd_detector"  # data.yaml key: marks a folder that detector_dataset may rebuild
@@ -42,14 +38,11 @@ SKIPPED_FILE = "skipped_labels.txt"
 
 def _link(target: Path, link: Path) -> str:
     """Place `link` pointing at `target`: a symbolic link, else a hard link, else a copy; return which."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
     for method, make in (("symlink", os.symlink), ("hardlink", os.link), ("copy", shutil.copy2)):
         try:
-            make(target, tmp)
+            write_atomic(link, lambda tmp, make=make: make(target, tmp))
         except OSError:
             continue
-        os.replace(tmp, link)
         return method
     raise OSError(f"could not link or copy {target} to {link}: check that {link.parent} is writable")
 
@@ -194,85 +187,3 @@ def check_split(data_yaml: Path, split: str) -> str:
     if key not in present:
         raise UsageError(f"{data_yaml} has no {split!r} split; choose one of {present}")
     return key
-
-
-def _pickle_strings(path: Path) -> set[str] | None:
-    """The strings named in a torch.save archive's pickle (read without running it), or None if it is no archive."""
-    if not zipfile.is_zipfile(path):
-        return None
-    with zipfile.ZipFile(path) as archive:
-        pkl = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
-        if pkl is None:
-            return None
-        data = archive.read(pkl)
-    strings: set[str] = set()
-    with contextlib.suppress(Exception):
-        for _, arg, _ in pickletools.genops(data):
-            if isinstance(arg, str):
-                strings.add(arg)
-    return strings
-
-
-def check_detector_file(path: Path) -> None:
-    """Raise a clear error when `path` is not an ultralytics detector checkpoint or ONNX export."""
-    expected = "pass the detector's weights/best.pt (from train_detector) or its ultralytics ONNX export"
-    if not path.is_file():
-        raise MissingFileError(f"{path} not found: {expected}")
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        import onnx  # only needed for .onnx files
-
-        try:
-            graph = onnx.load(str(path), load_external_data=False)
-        except Exception as e:
-            raise UsageError(f"{path} is not a readable ONNX model ({type(e).__name__}): {expected}") from e
-        if "names" not in {p.key for p in graph.metadata_props}:
-            raise UsageError(
-                f"{path} is an ONNX model without ultralytics' metadata (names, stride): {expected}"
-            )
-        return
-    if suffix != ".pt":
-        raise UsageError(f"{path}: expected a .pt or .onnx file, got {suffix or 'no suffix'!r}: {expected}")
-    strings = _pickle_strings(path)
-    if strings is None:
-        raise UsageError(f"{path} is not a PyTorch checkpoint (torch.save archive): {expected}")
-    if "fallkd-checkpoint" in strings:
-        raise UsageError(
-            f"{path}: this looks like a fallkd classifier checkpoint, not a detector: {expected}"
-        )
-    if not any(s.startswith("ultralytics") for s in strings):
-        raise UsageError(
-            f"{path} is a PyTorch file but not an ultralytics detector checkpoint (a classifier checkpoint or a "
-            f"plain state_dict?): {expected}"
-        )
-
-
-def _offline_missing(what: str, value: str | Path, hint: str) -> FileNotFoundError:
-    return FileNotFoundError(
-        f"{what} {value!s} is not a local file and fallkd is offline (YOLO_OFFLINE=1), so ultralytics may not "
-        f"download it: {hint}"
-    )
-
-
-def check_weights_args(model: str | Path, pretrained: str | Path | None) -> tuple[str, str | None]:
-    """The model and pretrained arguments for ultralytics, checked before anything could be downloaded."""
-    model = str(model)
-    if model.lower().endswith(".pt") and not Path(model).is_file():
-        if is_offline_requested():
-            raise _offline_missing(
-                "model", model, "pass model='yolov5s.yaml' to build it, or a local .pt file"
-            )
-    elif model.lower().endswith(".pt"):
-        model = str(Path(model).resolve())
-    if pretrained is None:
-        return model, None
-    if Path(pretrained).is_file():
-        return model, str(Path(pretrained).resolve())
-    if is_offline_requested():
-        raise _offline_missing(
-            "pretrained weights",
-            pretrained,
-            "pass pretrained=None to train from scratch, or the path of a local file such as a yolov5su.pt "
-            "downloaded beforehand (set YOLO_OFFLINE=0 to let ultralytics download it by name)",
-        )
-    return model, str(pretrained)

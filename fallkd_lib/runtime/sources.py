@@ -20,6 +20,7 @@ from PIL import Image
 
 from fallkd_lib.data.imageio import ImageReadError, open_rgb
 from fallkd_lib.errors import MissingFileError, RemoteError, UsageError
+from fallkd_lib.io import tmp_path_for
 
 _log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -137,7 +138,7 @@ def _live_frames(
 
 
 def _redact(url: str) -> str:
-    from fallkd_lib.detect.webhook import redact_url
+    from fallkd_lib.runtime.webhook import redact_url
 
     return redact_url(url) if "://" in url else url
 
@@ -186,7 +187,7 @@ class VideoSink:
         """Open the writer; size is (width, height) and frames of another size are resized."""
         self.path, self.size, self.frames = Path(path), (int(size[0]), int(size[1])), 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        self._tmp = tmp_path_for(self.path)  # frames stream in; moved into place at close()
         codec = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
         self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*codec), float(fps), self.size)
         if not self._writer.isOpened():
@@ -234,3 +235,50 @@ class ImageFolderSink:
     def close(self) -> Path:
         """Nothing to finish; returns the folder."""
         return self.folder
+
+
+def open_sink(out: Path, frame: Frame, video_fps: float | None) -> VideoSink | ImageFolderSink:
+    """An mp4 writer for videos and live sources (out/annotated.mp4), a JPEG folder for images (out/annotated/)."""
+    if video_fps is None:
+        return ImageFolderSink(out / "annotated")
+    height, width = frame.image.shape[:2]
+    return VideoSink(out / "annotated.mp4", video_fps, (width, height))
+
+
+def video_fps_of(source: object) -> float | None:
+    """The fps a video file reports (None for images and folders; 10 for live sources; 25 when unknown)."""
+    if is_live(source):
+        return 10.0
+    path = Path(str(source))
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file():
+        return None
+    cap = cv2.VideoCapture(str(path))
+    try:
+        rate = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+    finally:
+        cap.release()
+    return float(rate) if rate and rate > 0 else 25.0
+
+
+def sample_frames(source: str | Path, n: int, seed: int = 0) -> list[np.ndarray]:
+    """Up to n RGB frames spread over a video, image or image folder (reservoir sampling, in source order)."""
+    rng = np.random.default_rng(seed)
+    kept: list[tuple[int, np.ndarray]] = []
+    seen = 0
+    for frame in iter_frames(source):
+        if len(kept) < n:
+            kept.append((frame.index, frame.image))
+        elif (j := int(rng.integers(0, seen + 1))) < n:
+            kept[j] = (frame.index, frame.image)
+        seen += 1
+    return [image for _, image in sorted(kept, key=lambda item: item[0])]
+
+
+def split_spread(items: list, share: float) -> tuple[list, list]:
+    """Split items into round(share * n) and the rest, both spread evenly over the whole list, order kept."""
+    n = len(items)
+    k = min(n, max(0, round(share * n)))
+    first = [(i + 1) * k // n - i * k // n == 1 for i in range(n)]
+    return [x for x, f in zip(items, first, strict=True) if f], [
+        x for x, f in zip(items, first, strict=True) if not f
+    ]

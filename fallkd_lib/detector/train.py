@@ -5,7 +5,7 @@ Every entry point calls `prepare_ultralytics()` (settings and the Arial font ins
 `import ultralytics`, so nothing is downloaded behind your back: a missing pretrained file is an error that
 says what to pass instead, the fonts are placed where ultralytics looks for them, and on a GPU ultralytics'
 AMP self-test (which downloads yolo26n.pt) is skipped while offline. The dataset comes from
-:func:`fallkd_lib.detect.detector_data.detector_dataset`.
+:func:`fallkd_lib.detector.dataset.detector_dataset`.
 """
 
 from __future__ import annotations
@@ -13,26 +13,18 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
-from fallkd_lib.data.imageio import check_rgb_frame
-from fallkd_lib.detect.detector_data import (  # noqa: F401 (detector_dataset* re-exported for notebooks)
-    DETECTOR_MODES,
-    check_detector_file,
-    check_split,
-    check_weights_args,
-    detector_dataset,
-    detector_dataset_info,
-)
-from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.config import DetectConfig, as_dict
+from fallkd_lib.detector.dataset import check_split
+from fallkd_lib.errors import MissingFileError
 from fallkd_lib.io import write_json_atomic
+from fallkd_lib.runtime.detector import input_size, pick_device
+from fallkd_lib.runtime.loaders import load_detector
 from fallkd_lib.settings import import_ultralytics, is_offline_requested, keep_torch_threads
 
 METRICS_FILE = "fallkd_metrics.json"
-REFERENCE_RECIPE = dict(model="yolov5s.yaml", pretrained="yolov5su.pt", imgsz=640, batch=8, epochs=50)
 YOLOV5U_NOTE = (
     "ultralytics builds `yolov5s.yaml` as YOLOv5su, the anchor-free 'u' variant: the YOLOv5s backbone and neck "
     "with YOLOv8's decoupled, anchor-free (DFL) head. Measured here with one class (person): 9.12 M parameters "
@@ -44,19 +36,6 @@ YOLOV5U_NOTE = (
 )
 
 _AMP_CHECK_WEIGHTS = "yolo26n.pt"  # what ultralytics' AMP check downloads on a GPU
-
-
-def _yolo_class() -> type:
-    """ultralytics.YOLO, imported only after the settings folder, fonts and offline switches are in place."""
-    return import_ultralytics().YOLO
-
-
-def _pick_device(device: str | int | None) -> str:
-    import torch
-
-    if device is None:
-        return "0" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 @contextlib.contextmanager
@@ -123,49 +102,44 @@ def _finished_run(run_dir: Path) -> dict | None:
 
 def train_detector(
     data_yaml: str | Path,
-    model: str | Path = "yolov5s.yaml",
-    epochs: int = 50,
-    imgsz: int = 640,
-    batch: int = 8,
+    cfg: DetectConfig | None = None,
     out_dir: str | Path = "runs/detector",
     name: str = "train",
-    pretrained: str | Path | None = None,
     device: str | int | None = None,
-    workers: int = 2,
-    seed: int = 0,
-    patience: int = 100,
     resume: bool | str = False,
     plots: bool = True,
     amp: bool | None = None,
     extra: dict | None = None,
 ) -> dict:
-    """Train the YOLO detector with ultralytics (or resume its run); return and save the summary (see below).
+    """Train the YOLO detector with ultralytics as `cfg` says (or resume its run); return and save the summary.
 
-    The reference recipe (REFERENCE_RECIPE): yolov5s at 640 px, batch 8, 50 epochs from pretrained yolov5su.pt.
-    ultralytics builds `yolov5s.yaml` as the anchor-free YOLOv5su (about 9.1 M parameters, 24 GFLOPs at 640,
-    measured) rather than the original anchor-based YOLOv5s (7.2 M, 16.5 GFLOPs): 'tight' on the TX2 budget
-    at 640 (YOLOV5U_NOTE). `pretrained` must be a local file while offline (else FileNotFoundError: pass None to
-    train from scratch). `amp=None` turns mixed precision off on CPU and on for a GPU. The run goes to
-    out_dir/name (a relative out_dir is taken from the current folder); `resume=True` continues that run from
-    weights/last.pt through ultralytics' own resume (a finished run returns its saved summary); `resume="auto"` resumes when last.pt exists and trains afresh otherwise. `extra` adds
-    or overrides any ultralytics train argument. Returns run_dir, best, last, mAP50, mAP50-95, precision,
-    recall, per_class ({name: precision, recall, AP50, AP50-95, instances}, validation split), epochs_run,
-    seconds and the settings; also written atomically to run_dir/fallkd_metrics.json.
+    cfg defaults to the reference recipe (DetectConfig(): yolov5s at 640 px, batch 8, 50 epochs from pretrained
+    yolov5su.pt); ultralytics builds `yolov5s.yaml` as the anchor-free YOLOv5su (about 9.1 M parameters, 24
+    GFLOPs at 640, measured) rather than the original anchor-based YOLOv5s (7.2 M, 16.5 GFLOPs): 'tight' on the
+    TX2 budget at 640 (YOLOV5U_NOTE). `cfg.pretrained` must be a local file while offline (else
+    MissingFileError: set it to None to train from scratch). `amp=None` turns mixed precision off on CPU and on
+    for a GPU. The run goes to out_dir/name (a relative out_dir is taken from the current folder);
+    `resume=True` continues that run from weights/last.pt through ultralytics' own resume (a finished run
+    returns its saved summary); `resume="auto"` resumes when last.pt exists and trains afresh otherwise.
+    `extra` adds or overrides any ultralytics train argument. Returns run_dir, best, last, mAP50, mAP50-95,
+    precision, recall, per_class ({name: precision, recall, AP50, AP50-95, instances}, validation split),
+    epochs_run, seconds and the settings; also written atomically to run_dir/fallkd_metrics.json.
     """
+    cfg = cfg or DetectConfig()
     data_yaml = Path(data_yaml).resolve()
     if not data_yaml.is_file():
         raise MissingFileError(
             f"{data_yaml} not found: make the detector's dataset with detector_dataset(...)"
         )
     run_dir = Path(out_dir).resolve() / name
-    model, weights = check_weights_args(model, pretrained)
     last = run_dir / "weights" / "last.pt"
     if resume == "auto":  # notebooks: continue (or just re-read) a run that exists, else start one
         resume = last.is_file()
     if resume and not last.is_file():
         raise MissingFileError(f"nothing to resume: {last} does not exist; train with resume=False first")
-    YOLO = _yolo_class()
-    device = _pick_device(device)
+    model, weights = (None, None) if resume else check_weights_args(cfg.model, cfg.pretrained)
+    YOLO = import_ultralytics().YOLO
+    device = pick_device(device)
     use_amp = (device not in ("cpu", "mps")) if amp is None else bool(amp)
     start = time.perf_counter()
     if resume:
@@ -174,18 +148,24 @@ def train_detector(
             print(f"{run_dir} already finished {done.get('epochs_run')} epochs: returning its saved summary")
             return done
         yolo = YOLO(str(last))
-        args = {"resume": True, "data": str(data_yaml), "device": device, "workers": workers, "plots": plots}
+        args = {
+            "resume": True,
+            "data": str(data_yaml),
+            "device": device,
+            "workers": cfg.workers,
+            "plots": plots,
+        }
     else:
         yolo = YOLO(model)
         args = {
             "data": str(data_yaml),
-            "epochs": epochs,
-            "imgsz": imgsz,
-            "batch": batch,
+            "epochs": cfg.epochs,
+            "imgsz": cfg.imgsz,
+            "batch": cfg.batch,
             "device": device,
-            "workers": workers,
-            "seed": seed,
-            "patience": patience,
+            "workers": cfg.workers,
+            "seed": cfg.seed,
+            "patience": cfg.patience,
             "amp": use_amp,
             "plots": plots,
             "project": str(run_dir.parent),
@@ -209,13 +189,14 @@ def train_detector(
         "seconds": round(time.perf_counter() - start, 1),
         "resumed": bool(resume),
         "data": str(data_yaml),
-        "model": model,
-        "pretrained": weights,
+        "model": str(trainer.args.model) if resume else model,  # a resumed run keeps its own settings
+        "pretrained": (trainer.args.pretrained or None) if resume else weights,
         "imgsz": int(trainer.args.imgsz),
         "batch": int(trainer.args.batch),
         "device": device,
         "amp": bool(trainer.amp),
         "names": list(yolo.names.values()),
+        "config": None if resume else as_dict(cfg),
     }
     write_json_atomic(run_dir / METRICS_FILE, summary)
     return summary
@@ -224,7 +205,7 @@ def train_detector(
 def evaluate_detector(
     weights: str | Path,
     data_yaml: str | Path,
-    imgsz: int,
+    imgsz: int | None = None,
     split: str = "test",
     conf: float = 0.001,
     iou: float = 0.6,
@@ -232,7 +213,10 @@ def evaluate_detector(
     device: str | int | None = None,
     workers: int = 2,
 ) -> dict:
-    """mAP50, mAP50-95, mean and per-class precision/recall of a detector on one split (ultralytics val, no plots)."""
+    """mAP50, mAP50-95, mean and per-class precision/recall of a detector on one split (ultralytics val, no plots).
+
+    imgsz defaults to the size the detector was trained at.
+    """
     data_yaml = Path(data_yaml).resolve()
     if not data_yaml.is_file():
         raise MissingFileError(
@@ -240,6 +224,7 @@ def evaluate_detector(
         )
     key = check_split(data_yaml, split)
     yolo = load_detector(weights)
+    imgsz = input_size(yolo, imgsz)
     weights = Path(weights).resolve()
     out = weights.parent.parent if weights.parent.name == "weights" else weights.parent
     with keep_torch_threads():
@@ -250,7 +235,7 @@ def evaluate_detector(
             conf=conf,
             iou=iou,
             batch=batch,
-            device=_pick_device(device),
+            device=pick_device(device),
             workers=workers,
             plots=False,
             project=str(out),
@@ -261,46 +246,32 @@ def evaluate_detector(
     return {"weights": str(weights), "split": split, "imgsz": imgsz, **_metrics_dict(metrics, yolo.names)}
 
 
-def load_detector(path: str | Path) -> object:
-    """An ultralytics YOLO detector from a .pt checkpoint or an ultralytics .onnx export (clear errors otherwise)."""
-    path = Path(path)
-    check_detector_file(path)
-    YOLO = _yolo_class()
-    yolo = YOLO(str(path), task="detect")
-    if yolo.task != "detect":
-        raise UsageError(f"{path} is a YOLO {yolo.task!r} model, not a detector: pass the detector's best.pt")
-    return yolo
+def _offline_missing(what: str, value: str | Path, hint: str) -> MissingFileError:
+    return MissingFileError(
+        f"{what} {value!s} is not a local file and fallkd is offline (YOLO_OFFLINE=1), so ultralytics may not "
+        f"download it: {hint}"
+    )
 
 
-def detect_people(
-    model: object,
-    frames: Sequence[np.ndarray],
-    imgsz: int,
-    conf: float = 0.25,
-    iou: float = 0.45,
-    classes: list[int] | None = None,
-    batch: int = 8,
-    device: str | int | None = None,
-) -> list[np.ndarray]:
-    """Boxes per RGB uint8 frame, as (N, 6) float32 arrays of x1, y1, x2, y2, conf, cls in frame pixels."""
-    if isinstance(model, str | Path):
-        model = load_detector(model)
-    for i, frame in enumerate(frames):
-        check_rgb_frame(frame, f"frame {i}")
-    results: list[np.ndarray] = []
-    for start in range(0, len(frames), max(1, batch)):
-        # numpy frames are BGR to ultralytics (OpenCV order): flip the channels of our RGB frames
-        chunk = [np.ascontiguousarray(f[..., ::-1]) for f in frames[start : start + batch]]
-        with keep_torch_threads():
-            predictions = model.predict(
-                chunk,
-                imgsz=imgsz,
-                conf=conf,
-                iou=iou,
-                classes=classes,
-                batch=len(chunk),
-                device=_pick_device(device),
-                verbose=False,
+def check_weights_args(model: str | Path, pretrained: str | Path | None) -> tuple[str, str | None]:
+    """The model and pretrained arguments for ultralytics, checked before anything could be downloaded."""
+    model = str(model)
+    if model.lower().endswith(".pt") and not Path(model).is_file():
+        if is_offline_requested():
+            raise _offline_missing(
+                "model", model, "pass model='yolov5s.yaml' to build it, or a local .pt file"
             )
-        results.extend(p.boxes.data.cpu().numpy().astype(np.float32).reshape(-1, 6) for p in predictions)
-    return results
+    elif model.lower().endswith(".pt"):
+        model = str(Path(model).resolve())
+    if pretrained is None:
+        return model, None
+    if Path(pretrained).is_file():
+        return model, str(Path(pretrained).resolve())
+    if is_offline_requested():
+        raise _offline_missing(
+            "pretrained weights",
+            pretrained,
+            "pass pretrained=None to train from scratch, or the path of a local file such as a yolov5su.pt "
+            "downloaded beforehand (set YOLO_OFFLINE=0 to let ultralytics download it by name)",
+        )
+    return model, str(pretrained)
