@@ -90,7 +90,9 @@ def main() -> int:
         assert len(pairs) == naive_count, (len(pairs), naive_count)
         rows.append((f"near-duplicate search ({len(hashes)} hashes)", len(hashes), ours_s, naive_s))
 
-        ours_s, crops = timed(extract_crops, tmp / "merged", tmp / "crops", CropSpec(args.size, 0.1), progress=False)
+        ours_s, crops = timed(
+            extract_crops, tmp / "merged", tmp / "crops", CropSpec(args.size, 0.1), progress=False
+        )
         naive_s, naive_written = timed(naive_crops, tmp / "merged", tmp / "naive", args.size)
         assert crops.total == naive_written, (crops.total, naive_written)
         rows.append((f"crops ({crops.total} crops at {args.size}px)", images, ours_s, naive_s))
