@@ -17,6 +17,19 @@ from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.runtime.classifier import CLASSIFIER_HINT, ClassifierRuntime, OnnxClassifier, TorchClassifier
 
 DETECTOR_HINT = "pass the detector's weights/best.pt (from train_detector) or its ultralytics ONNX export"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SHIPPED_DETECTOR = ASSETS / "person_detector_320.onnx"  # trained on the synthetic world; see its model card
+SHIPPED_CARD = ASSETS / "person_detector_320.json"
+
+
+def shipped_detector() -> Path:
+    """The person detector that ships with fallkd (ONNX, 320 px, synthetic scenes only): the quick profile's."""
+    if not SHIPPED_DETECTOR.is_file():
+        raise MissingFileError(
+            f"{SHIPPED_DETECTOR} is missing from this installation: rebuild it with "
+            "`python scripts/build_shipped_detector.py`, or pass your own detector"
+        )
+    return SHIPPED_DETECTOR
 
 
 def pickle_strings(path: Path) -> set[str] | None:
