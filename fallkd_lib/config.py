@@ -140,7 +140,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     amp: bool = True  # mixed precision, used on CUDA only
-    channels_last: bool = True  # used on CUDA only
+    channels_last: bool = True  # NHWC memory: on CUDA, and on CPU for depthwise-conv models (EfficientNet)
     max_batches: int = 0  # cap batches per epoch (0 = all): quick smoke runs
 
     def __post_init__(self) -> None:

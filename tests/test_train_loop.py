@@ -247,3 +247,17 @@ def test_bad_arguments_are_explained(crops, tmp_path):
         _fit(crops, tiny_net(), _cfg(), tmp_path, criterion=lambda *args: F.cross_entropy(*args[:2]))
     with pytest.raises(ValueError, match="TrainConfig.optimizer='sgd': choose adam or adamw"):
         _cfg(optimizer="sgd")  # refused before any model or data is touched
+
+
+def test_channels_last_on_cpu_only_for_depthwise_models():
+    """NHWC pays on CPU for depthwise convs (EfficientNet) only; cfg.channels_last=False always wins."""
+    cpu = torch.device("cpu")
+    depthwise = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(8, 8, 3, groups=8))
+    grouped = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2))  # grouped, not depthwise
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3))
+    on, off = train_config(channels_last=True), train_config(channels_last=False)
+    assert loop_module.use_channels_last(depthwise, cpu, on) is True
+    assert loop_module.use_channels_last(grouped, cpu, on) is False
+    assert loop_module.use_channels_last(plain, cpu, on) is False
+    assert loop_module.use_channels_last(depthwise, cpu, off) is False
+    assert loop_module.use_channels_last(plain, torch.device("cuda"), on) is True

@@ -115,10 +115,23 @@ def _cat(parts: list[torch.Tensor]) -> np.ndarray:
     return torch.cat(parts).numpy() if parts else np.zeros(0)
 
 
+def use_channels_last(model: nn.Module, device: torch.device, cfg: TrainConfig) -> bool:
+    """Whether to train in channels-last (NHWC) memory: on CUDA when cfg says so; on CPU only for models with
+    depthwise convolutions (EfficientNet), which oneDNN runs about twice as fast in NHWC (ResNet gains nothing)."""
+    if not cfg.channels_last:
+        return False
+    if device.type == "cuda":
+        return True
+    return any(
+        isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels for m in model.modules()
+    )
+
+
 def _train_epoch(model, loader, criterion, optimizer, scaler, device, cfg, desc, progress) -> dict:
     """One pass over the train loader; returns the mean of every criterion key and the accuracy."""
     model.train()
     cuda = device.type == "cuda"
+    nhwc = use_channels_last(model, device, cfg)
     n_batches = min(len(loader), cfg.max_batches) if cfg.max_batches > 0 else len(loader)
     sums, correct, seen = {}, 0, 0
     bar = tqdm(
@@ -126,7 +139,7 @@ def _train_epoch(model, loader, criterion, optimizer, scaler, device, cfg, desc,
     )
     for step, (images, labels, ids) in enumerate(bar):
         images, labels, ids = (t.to(device, non_blocking=True) for t in (images, labels, ids))
-        if cuda and cfg.channels_last:
+        if nhwc:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=cuda and cfg.amp):
             logits = model(images)
@@ -279,7 +292,7 @@ def fit(
 
     seed_everything(cfg.seed)
     model.to(device)
-    if cuda and cfg.channels_last:
+    if use_channels_last(model, device, cfg):
         model.to(memory_format=torch.channels_last)
     if isinstance(criterion, nn.Module):
         criterion.to(device)
