@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from fallkd_lib.cli_data import add_data_commands
@@ -28,6 +29,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     """Run the course's main job end to end on the embedded synthetic data."""
     from fallkd_lib.data.stage import run_data_stage
 
+    started = time.perf_counter()
     result = run_data_stage(profile=args.profile, out=args.out)
     print(f"data stage ({result['profile']} profile) done in {result['seconds']} s")
     per_split = {split: row["images"] for split, row in result["merge"]["per_split"].items()}
@@ -49,6 +51,41 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"\nclassifiers and distillation ({table.attrs['seconds']} s), written to {runs / 'comparison.csv'}:"
     )
     print(table.to_string(float_format="{:.3f}".format))
+    if args.profile == "quick":
+        _demo_pipeline(result, runs)
+    else:
+        print(
+            "\nthe full profile's pipeline needs your trained detector: `fallkd detect VIDEO --detector ...`"
+        )
+    print(f"\ndemo wall time: {time.perf_counter() - started:.0f} s")
+
+
+def _demo_pipeline(result: dict, runs: Path) -> None:
+    """The quick demo's last stage: the shipped person detector and the distilled student on the clip set."""
+    from fallkd_lib.config import pipeline_config
+    from fallkd_lib.runtime.clip_check import clip_verdict, pipeline_on_clips
+    from fallkd_lib.runtime.events import event_scores_table
+    from fallkd_lib.runtime.loaders import shipped_detector, shipped_detector_card
+
+    card = shipped_detector_card()
+    detector = shipped_detector()
+    print(
+        f"\nperson detector: shipped {card['training']['model'].removesuffix('.yaml')} at {card['input_size']} px, "
+        f"synthetic valid mAP50 {card['metrics']['valid']['mAP50']:.3f} ({detector})"
+    )
+    classifier = runs / "efficientnet_b0_kd_cached"
+    summary = pipeline_on_clips(
+        detector,
+        classifier,
+        Path(result["merged"]).parent / "clips",
+        runs / "pipeline",
+        pipeline_config("quick"),
+    )
+    print(
+        f"pipeline on clips (detector -> crops -> {classifier.name} -> tracker -> alerts, {summary['frames']} frames, "
+        f"{summary['seconds']} s): {clip_verdict(summary)}"
+    )
+    print(event_scores_table(summary).to_string(float_format="{:.2f}".format))
 
 
 def build_parser() -> argparse.ArgumentParser:

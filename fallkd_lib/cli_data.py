@@ -54,12 +54,20 @@ def cmd_synth(args: argparse.Namespace) -> None:
     """Render the embedded synthetic dataset."""
     from fallkd_lib.data.synthetic import STYLES, generate_dataset
 
-    cfg = _data_cfg(args, synth_images=args.images, synth_size=args.imgsz, seed=args.seed)
+    cfg = _data_cfg(
+        args, synth_images=args.images, synth_size=args.imgsz, seed=args.seed, synth_world=args.world
+    )
     styles = STYLES if args.style == "all" else (args.style,)
     for style in styles:
         out = args.out / style if args.style == "all" else args.out
         summary = generate_dataset(
-            out, cfg.synth_images, seed=cfg.seed, style=style, size=cfg.synth_size, split=cfg.split
+            out,
+            cfg.synth_images,
+            seed=cfg.seed,
+            style=style,
+            size=cfg.synth_size,
+            split=cfg.split,
+            world=cfg.synth_world,
         )
         print(f"{style}: {out} {json.dumps(summary)}")
 
@@ -134,6 +142,7 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--images", type=int, default=None, help="images per style (DataConfig.synth_images)")
     p.add_argument("--imgsz", type=int, default=None, help="image side in pixels (DataConfig.synth_size)")
+    p.add_argument("--world", default=None, choices=["full", "clear"], help="DataConfig.synth_world")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--style", default="all", help="park, cctv or all")
     config_options(p, "DataConfig")

@@ -54,11 +54,19 @@ def cmd_distill(args: argparse.Namespace) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     """Train every model of the comparison and print the table."""
-    from fallkd_lib.train.compare import run_comparison
+    from fallkd_lib.train.compare import format_seed_summary, run_comparison, run_seed_comparison
 
-    table = run_comparison(args.crops, args.out, _train_cfg(args), other_crops=args.other)
+    cfg = _train_cfg(args)
+    table = run_comparison(args.crops, args.out, cfg, other_crops=args.other)
     print(table.to_string(float_format="{:.3f}".format))
     print(f"written to {args.out / 'comparison.csv'}")
+    if args.seeds > 1:
+        summary = run_seed_comparison(args.crops, args.out, cfg, seeds=args.seeds)
+        print(
+            f"\nplain vs distilled EfficientNet-B0 over {args.seeds} seeds (one teacher; gain = paired, same seed):"
+        )
+        print(format_seed_summary(summary))
+        print(f"written to {args.out / 'seeds_summary.csv'}")
 
 
 def cmd_train_det(args: argparse.Namespace) -> None:
@@ -114,6 +122,12 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     crops_options(p)
     other_option(p)
     p.add_argument("--out", type=Path, default=Path("runs") / "compare")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="also train plain and KD students with this many seeds: mean +- sd",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(

@@ -91,14 +91,23 @@ def test_demo_runs_the_data_stage(tmp_path: Path, capsys, monkeypatch) -> None:
     assert (tmp_path / "merged" / "report.json").is_file()
     assert len(list((tmp_path / "crops").glob("*/*/*.jpg"))) > 0
     assert (tmp_path / "plots" / "samples.png").is_file()
-    tiny = replace(config.QUICK_TRAIN, image_size=32, epochs=1, batch_size=16)
+    tiny = replace(config.QUICK_TRAIN, image_size=32, epochs=1, teacher_epochs=1, batch_size=16)
     monkeypatch.setattr(config, "QUICK_TRAIN", tiny)
+    from fallkd_lib.runtime import clip_check
+
+    monkeypatch.setitem(clip_check.CLIPS, "per_scenario", 1)
+    monkeypatch.setitem(clip_check.CLIPS, "seconds", 8.0)
+    monkeypatch.setitem(clip_check.CLIPS, "fps", 2.0)
     assert (
         main(["demo", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")]) == 0
-    )  # data reused, then training
-    assert "efficientnet_b0 + KD (cached)" in capsys.readouterr().out
+    )  # data reused, then training, then the shipped detector and the student on the clips
+    out = capsys.readouterr().out
+    assert "efficientnet_b0 + KD (cached)" in out
     table = (tmp_path / "runs" / "comparison.csv").read_text()
     assert table.count("\n") == 6  # header + teacher, resnet18, efficientnet_b0, KD cached, KD online
+    assert "person detector: shipped yolov5n at 320 px" in out
+    assert "over 5 clips" in out and "demo wall time:" in out
+    assert len(list((tmp_path / "runs" / "pipeline").glob("*/events.jsonl"))) == 5
 
 
 @pytest.mark.slow

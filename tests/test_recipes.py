@@ -169,3 +169,28 @@ def test_metrics_json_has_one_schema(runs, tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text(json.dumps({"name": "x", "best": {}, "test": None}))
     with pytest.raises(ValueError, match="written by an older fallkd"):
         read_metrics(tmp_path / "old.json")
+
+
+def test_seed_comparison_reuses_seed_0_and_writes_one_row_per_model_and_seed(runs, tmp_path: Path) -> None:
+    """Seed cfg.seed trains in the main runs folder, later seeds in seed_<s>/; one teacher serves them all."""
+    from fallkd_lib.train.compare import format_seed_summary, run_seed_comparison
+
+    cfg = train_config(
+        "quick", image_size=32, epochs=1, batch_size=8, seed=0, teacher_epochs=1, max_batches=1
+    )
+    out = tmp_path / "cmp"
+    summary = run_seed_comparison(runs["crops"], out, cfg, seeds=2, progress=False)
+    assert list(summary.index) == [
+        "efficientnet_b0",
+        "efficientnet_b0 + KD (cached)",
+        "efficientnet_b0 + KD (online)",
+    ]
+    assert (summary["seeds"] == 2).all()
+    assert summary.loc["efficientnet_b0", "accuracy gain mean"] == 0.0  # the baseline against itself
+    for run in ("efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online"):
+        assert (out / run / "best.pt").is_file() and (out / "seed_1" / run / "best.pt").is_file()
+    assert not (out / "seed_1" / "teacher").exists()
+    assert len(open(out / "seeds.csv").read().strip().splitlines()) == 1 + 3 * 2
+    assert "+-" in format_seed_summary(summary)
+    with pytest.raises(ValueError, match="seeds must be"):
+        run_seed_comparison(runs["crops"], out, cfg, seeds=0)

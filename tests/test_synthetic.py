@@ -259,3 +259,42 @@ def test_aspect_ratio_alone_does_not_separate_the_classes(tmp_path, style):
     assert result["images"] == 200 and result["boxes"] >= 200
     assert result["fall"] > 0.3 * result["boxes"] and result["normal"] > 0.3 * result["boxes"]
     assert 0.5 < result["accuracy"] < 0.95, result
+
+
+def test_clear_world_lights_every_scene_and_keeps_people_tall():
+    from fallkd_lib.data.synthetic import style_spec
+
+    full, clear = style_spec("cctv", "full"), style_spec("cctv", "clear")
+    assert "night" in full.lighting and "ir" in full.lighting
+    assert set(clear.lighting) == {"day", "overcast", "dusk"} and sum(
+        clear.lighting.values()
+    ) == pytest.approx(1)
+    assert clear.horizon == (-0.1, 0.3) and clear.occlusion == 0.08 and clear.heights[0] == 0.15
+    assert style_spec("park", "clear").horizon == style_spec("park", "full").horizon
+    assert style_spec("park") is style_spec("park", "full")  # full: the specs as they are
+    with pytest.raises(ValueError, match="unknown synthetic world 'easy'"):
+        style_spec("park", "easy")
+    # same generator state, other world: other scene (the world is used), and every person >= 15% tall
+    for i in range(20):
+        _, labels = render_scene(np.random.default_rng([5, i]), "cctv", 320, "clear")
+        assert all(b.h >= 0.05 for _, b in labels)  # boxes of people lying or cut by the frame may be short
+    a, _ = render_scene(np.random.default_rng(1), "cctv", 128, "full")
+    b, _ = render_scene(np.random.default_rng(1), "cctv", 128, "clear")
+    assert not np.array_equal(a, b)
+
+
+def test_world_is_recorded_and_a_resume_in_another_world_refused(tmp_path):
+    generate_dataset(tmp_path, 2, seed=0, style="park", size=64, world="clear", progress=False)
+    assert yaml.safe_load((tmp_path / "data.yaml").read_text())["world"] == "clear"
+    with pytest.raises(ValueError, match=r"world: 'clear' there, 'full' asked"):
+        generate_dataset(tmp_path, 2, seed=0, style="park", size=64, progress=False)
+    with pytest.raises(ValueError, match="unknown synthetic world"):
+        generate_dataset(tmp_path / "x", 2, world="dark", progress=False)
+    assert not (tmp_path / "x").exists()
+    # a data.yaml written before worlds existed holds no world key: it is the full world
+    old = tmp_path / "old"
+    generate_dataset(old, 2, seed=0, style="park", size=64, progress=False)
+    meta = yaml.safe_load((old / "data.yaml").read_text())
+    del meta["world"]
+    (old / "data.yaml").write_text(yaml.safe_dump(meta))
+    assert generate_dataset(old, 2, seed=0, style="park", size=64, progress=False)["skipped"] == 2

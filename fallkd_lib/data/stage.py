@@ -35,26 +35,51 @@ def save_data_plots(dataset: str | Path, out: str | Path, boxes: pd.DataFrame | 
     return written
 
 
+def _render_styles(jobs: list[dict], progress: bool) -> None:
+    """generate_dataset for each style: one process per style when there are cores to spare (images never depend
+    on each other, so the bytes are the same either way), in this process otherwise."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from fallkd_lib.data.synthetic import generate_dataset
+
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2:
+        for job in jobs:
+            generate_dataset(**job, progress=progress)
+        return
+    # spawn, not fork: a forked copy of a process that already runs torch or OpenMP threads can hang
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(generate_dataset, **job, progress=False) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            summary = future.result()  # re-raises a worker's error here
+            if progress:
+                print(
+                    f"synthetic {job['style']}: {sum(summary['images'].values())} images in {summary['seconds']} s"
+                )
+
+
 def prepare_sources(profile: str, out: Path, progress: bool = True) -> list[tuple[str, Path]]:
     """The datasets of a profile: rendered synthetic styles (quick) or the report's Roboflow sets (full)."""
     cfg = data_config(profile)
     if cfg.source == "synthetic":
-        from fallkd_lib.data.synthetic import STYLES, generate_dataset
+        from fallkd_lib.data.synthetic import STYLES
 
-        sources = []
-        for style in STYLES:
-            folder = out / "synthetic" / style
-            generate_dataset(
-                folder,
-                cfg.synth_images,
-                seed=cfg.seed,
-                style=style,
-                size=cfg.synth_size,
-                split=cfg.split,
-                progress=progress,
-            )
-            sources.append((f"synth_{style}", folder))
-        return sources
+        jobs = [
+            {
+                "out": out / "synthetic" / style,
+                "images": cfg.synth_images,
+                "seed": cfg.seed,
+                "style": style,
+                "size": cfg.synth_size,
+                "split": cfg.split,
+                "world": cfg.synth_world,
+            }
+            for style in STYLES
+        ]
+        _render_styles(jobs, progress)
+        return [(f"synth_{job['style']}", job["out"]) for job in jobs]
     from fallkd_lib.data.sources import PRESETS, download_preset
 
     return [(name, download_preset(name, out / "roboflow" / name)) for name in PRESETS]

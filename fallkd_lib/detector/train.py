@@ -166,6 +166,7 @@ def train_detector(
             "workers": cfg.workers,
             "seed": cfg.seed,
             "patience": cfg.patience,
+            "fraction": cfg.fraction,
             "amp": use_amp,
             "plots": plots,
             "project": str(run_dir.parent),

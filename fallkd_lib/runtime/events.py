@@ -281,3 +281,25 @@ def read_event_log(path: str | Path) -> list[dict]:
         )
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def score_pipeline_on_clips(
+    pipeline: object,
+    clips: Sequence[object],
+    out_dir: str | Path,
+    save_video: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Run a FallPipeline over clips with ground truth (ClipInfo: .video, .truth) and score its alerts.
+
+    Each clip's outputs go to out_dir/<clip name>/; returns score_clip_set's summary, with the pipeline's own
+    alert_after.
+    """
+    from tqdm.auto import tqdm
+
+    results = []
+    for clip in tqdm(clips, desc="clips", unit="clip", disable=not progress):
+        out = Path(out_dir) / Path(clip.video).stem
+        pipeline.run(clip.video, out, save_video=save_video, progress=False)
+        results.append((clip.truth, read_event_log(out)))
+    return score_clip_set(results, alert_after=pipeline.config.state.alert_after)

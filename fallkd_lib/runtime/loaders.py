@@ -32,6 +32,14 @@ def shipped_detector() -> Path:
     return SHIPPED_DETECTOR
 
 
+def shipped_detector_card() -> dict:
+    """The shipped detector's model card (person_detector_320.json): command, data, metrics, versions."""
+    import json
+
+    with open(SHIPPED_CARD, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def pickle_strings(path: Path) -> set[str] | None:
     """The strings named in a torch.save archive's pickle (read without running it), or None if it is no archive."""
     if not zipfile.is_zipfile(path):

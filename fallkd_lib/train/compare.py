@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from fallkd_lib.config import TrainConfig
 from fallkd_lib.errors import UsageError
-from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
+from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier, train_teacher
 
 RUNS = ("teacher", "resnet18", "efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online")
 
@@ -63,9 +64,7 @@ def run_comparison(
     results: dict[str, dict] = {}
     started = time.perf_counter()
     if needs_teacher:
-        teacher = train_classifier(
-            crops_dir, teacher_dir, cfg, name=cfg.teacher, other_crops=other_crops, progress=progress
-        )
+        teacher = train_teacher(crops_dir, teacher_dir, cfg, other_crops=other_crops, progress=progress)
         if "teacher" in include:
             results[f"teacher ({cfg.teacher})"] = teacher
         cache_teacher(teacher_dir, crops_dir, cfg, progress=progress)
@@ -87,3 +86,79 @@ def run_comparison(
         table.to_string(float_format="{:.3f}".format) + "\n", encoding="utf-8"
     )
     return table
+
+
+KD_CLAIM = ("efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online")
+SCORES = ("accuracy", "fall recall", "fall F1")
+
+
+def seed_summary(per_seed: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Mean and sd over seeds of each score per model, and each model's paired gain over the baseline."""
+    rows = {}
+    base = per_seed.xs(baseline, level="model")
+    for model, group in per_seed.groupby(level="model", sort=False):
+        row: dict[str, float] = {"seeds": len(group)}
+        scores = group.droplevel("model")
+        for score in SCORES:
+            row[f"{score} mean"] = scores[score].mean()
+            row[f"{score} sd"] = scores[score].std(ddof=1) if len(scores) > 1 else float("nan")
+        gain = (scores["accuracy"] - base["accuracy"]).dropna()  # same seed, same data order: paired
+        row["accuracy gain mean"] = gain.mean()
+        row["accuracy gain sd"] = gain.std(ddof=1) if len(gain) > 1 else float("nan")
+        rows[model] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "model"
+    return frame
+
+
+def run_seed_comparison(
+    crops_dir: str | Path,
+    runs_dir: str | Path,
+    cfg: TrainConfig,
+    seeds: int = 3,
+    include: tuple[str, ...] = KD_CLAIM,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Does distillation help? Train plain and distilled students with `seeds` seeds and summarise mean +- sd.
+
+    One teacher (trained with cfg.seed, reused) teaches every student. Seed cfg.seed reuses the runs of
+    run_comparison in runs_dir; seed s > cfg.seed trains in runs_dir/seed_<s>/. Writes seeds.csv (one row per
+    model and seed) and seeds_summary.csv; returns the summary (seed_summary, baseline = include[0]).
+    """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise UsageError(f"seeds must be a whole number >= 1, got {seeds!r}")
+    runs_dir = Path(runs_dir)
+    run_comparison(
+        crops_dir, runs_dir, cfg, include=include, progress=progress
+    )  # seed cfg.seed, and the teacher
+    teacher_dir = runs_dir / "teacher"
+    rows = []
+    for seed in range(cfg.seed, cfg.seed + seeds):
+        folder = runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"
+        scfg = replace(cfg, seed=seed)
+        for run in include:
+            if run.endswith(("_cached", "_online")):
+                name, mode = f"{cfg.model} + KD ({run.rsplit('_', 1)[1]})", run.rsplit("_", 1)[1]
+                m = distill(crops_dir, folder / run, scfg, teacher_dir, mode, progress=progress)
+            else:
+                name, m = run, train_classifier(crops_dir, folder / run, scfg, name=run, progress=progress)
+            rows.append({"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES})
+    per_seed = pd.DataFrame(rows).set_index(["model", "seed"])
+    summary = seed_summary(per_seed, per_seed.index.get_level_values("model")[0])
+    per_seed.to_csv(runs_dir / "seeds.csv")
+    summary.to_csv(runs_dir / "seeds_summary.csv")
+    return summary
+
+
+def format_seed_summary(summary: pd.DataFrame) -> str:
+    """The seed summary as text: 'mean +- sd' per score, and the paired accuracy gain over the baseline."""
+    cols = [*SCORES, "accuracy gain"]
+    text = pd.DataFrame(
+        {
+            c: [f"{m:.3f} +- {d:.3f}" for m, d in zip(summary[f"{c} mean"], summary[f"{c} sd"], strict=True)]
+            for c in cols
+        },
+        index=summary.index,
+    )
+    text.insert(0, "seeds", summary["seeds"].astype(int))
+    return text.to_string()

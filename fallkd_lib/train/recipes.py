@@ -43,7 +43,11 @@ def crop_classes(crops_dir: str | Path) -> list[str]:
 def build_model(
     name: str, cfg: TrainConfig, num_classes: int, weights: str | Path | None = None
 ) -> nn.Module:
-    """A classifier for a recipe: ViTs get the run's image size and are frozen but for their last block(s)."""
+    """A classifier for a recipe: ViTs get the run's image size; a pretrained one is frozen but for its last block(s).
+
+    Freezing only makes sense over learnt features: a ViT from scratch with frozen random blocks cannot learn, so
+    it trains whole.
+    """
     is_vit = name.startswith("vit")
     model = create_classifier(
         name,
@@ -52,7 +56,7 @@ def build_model(
         weights=weights,
         image_size=cfg.image_size if is_vit else None,
     )
-    if is_vit:
+    if is_vit and (cfg.pretrained or weights is not None):
         freeze_for_finetune(model, cfg.teacher_train_last_blocks)
     return model
 
@@ -116,6 +120,23 @@ def train_classifier(
     record["other_origin"] = score_folder(model, other_crops, cfg, SPLITS) if other_crops else None
     write_metrics(out_dir / "metrics.json", record)
     return record
+
+
+def teacher_config(cfg: TrainConfig) -> TrainConfig:
+    """The settings the teacher trains under: its architecture (cfg.teacher) and epochs (cfg.teacher_epochs)."""
+    return replace(cfg, model=cfg.teacher, epochs=cfg.teacher_epochs or cfg.epochs)
+
+
+def train_teacher(
+    crops_dir: str | Path,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    other_crops: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train (or resume) the teacher, cfg.teacher for cfg.teacher_epochs, like any classifier; returns its record."""
+    tcfg = teacher_config(cfg)
+    return train_classifier(crops_dir, out_dir, tcfg, other_crops=other_crops, progress=progress)
 
 
 def load_trained(run: str | Path) -> nn.Module:

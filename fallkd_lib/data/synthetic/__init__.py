@@ -28,7 +28,14 @@ from fallkd_lib.data.synthetic.poses import (
     sample_look,
     sample_pose,
 )
-from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, class_name, render_scene
+from fallkd_lib.data.synthetic.scene import (
+    STYLE_CLASS_NAMES,
+    STYLES,
+    WORLDS,
+    class_name,
+    render_scene,
+    style_spec,
+)
 
 __all__ = [
     "SCENARIOS",
@@ -51,6 +58,8 @@ __all__ = [
     "is_fall",
     "render_figure",
     "render_scene",
+    "style_spec",
+    "WORLDS",
     "sample_look",
     "sample_pose",
     "split_counts",

@@ -21,7 +21,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from fallkd_lib.data.imageio import save_image_atomic
-from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, check_style, render_scene
+from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, check_style, render_scene, style_spec
 from fallkd_lib.data.yolo import SPLITS, Box, read_labels, write_data_yaml, write_labels
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_text_atomic
@@ -72,6 +72,7 @@ def _check_existing(root: Path, expected: dict) -> None:
         raise UsageError(
             f"{data_yaml} is not a synthetic dataset (source: {found.get('source')!r}); choose another folder"
         )
+    found.setdefault("world", "full")  # written before worlds existed: the full world
     diff = [f"{k}: {found.get(k)!r} there, {v!r} asked" for k, v in expected.items() if found.get(k) != v]
     if diff:
         raise UsageError(
@@ -114,9 +115,14 @@ def generate_dataset(
     size: int = 640,
     split: tuple[float, float, float] = (0.7, 0.15, 0.15),
     progress: bool = True,
+    world: str = "full",
 ) -> dict:
-    """Write (or finish) a synthetic dataset of one style; return images per split, boxes per class and seconds."""
+    """Write (or finish) a synthetic dataset of one style; return images per split, boxes per class and seconds.
+
+    world: "full" or "clear" (fallkd_lib.data.synthetic.scene.style_spec); a clear dataset says so in data.yaml.
+    """
     fractions = _check_args(images, seed, style, size, split)
+    style_spec(style, world)  # an unknown world fails before anything is written
     root = Path(out)
     names = STYLE_CLASS_NAMES[style]
     settings = {
@@ -126,6 +132,7 @@ def generate_dataset(
         "size": size,
         "images": images,
         "split": list(fractions),
+        "world": world,
     }
     _check_existing(root, settings)
     write_data_yaml(root, names, settings)
@@ -153,12 +160,12 @@ def generate_dataset(
             if rel in old_rows and int(old_rows[rel]["n_people"]) == len(boxes):
                 postures = str(old_rows[rel]["postures"]).split(";")
             else:  # rendered again (not written) only to recover its postures for the manifest
-                _, labels = render_scene(np.random.default_rng([seed, style_id, index]), style, size)
+                _, labels = render_scene(np.random.default_rng([seed, style_id, index]), style, size, world)
                 postures = [p for p, _ in labels]
             skipped += 1
         else:
             rng = np.random.default_rng([seed, style_id, index])
-            pixels, labels = render_scene(rng, style, size)
+            pixels, labels = render_scene(rng, style, size, world)
             quality = int(rng.integers(JPEG_QUALITY[style][0], JPEG_QUALITY[style][1] + 1))
             save_image_atomic(Image.fromarray(pixels), image_path, quality=quality)
             boxes, postures = [b for _, b in labels], [p for p, _ in labels]
@@ -175,6 +182,7 @@ def generate_dataset(
         "style": style,
         "seed": seed,
         "size": size,
+        "world": world,
         "images": counts,
         "boxes": dict(boxes_per_class),
         "postures": dict(sorted(postures_seen.items())),

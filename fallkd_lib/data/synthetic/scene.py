@@ -65,6 +65,28 @@ SPECS = {
         {"tree": 1, "lamp": 3, "bench": 1, "bin": 2, "bush": 1},
     ),
 }
+WORLDS = ("full", "clear")
+CLEAR_LIGHTING = {"day": 0.6, "overcast": 0.25, "dusk": 0.15}
+
+
+def style_spec(style: str, world: str = "full") -> StyleSpec:
+    """A style's spec in a world: "full" (night, IR, steep CCTV, occlusion: the hard cases) or "clear".
+
+    The clear world keeps both styles' looks, postures and camera defects but lights every scene (day, overcast,
+    dusk), puts the CCTV camera lower (no near-vertical views, where a lying person looks like a standing one),
+    rarely hides anyone and keeps people at least 15% of the frame tall. It is the quick profile's world: small
+    models trained for minutes on a CPU learn it, and the hard cases stay in the full world.
+    """
+    spec = SPECS[check_style(style)]
+    if world not in WORLDS:
+        raise UsageError(f"unknown synthetic world {world!r}: choose one of {', '.join(WORLDS)}")
+    if world == "full":
+        return spec
+    horizon = spec.horizon if style == "park" else (-0.1, 0.3)
+    heights = (max(spec.heights[0], 0.15), spec.heights[1])
+    return replace(spec, horizon=horizon, lighting=CLEAR_LIGHTING, occlusion=0.08, heights=heights)
+
+
 POSTURE_ODDS = {
     "standing": 0.14,
     "walking": 0.16,
@@ -211,10 +233,12 @@ def _draw_shadow(canvas: np.ndarray, shadow: tuple[float, float, float, float], 
     roi[:] = (roi * (1.0 - strength * m[..., None])).astype(np.uint8)
 
 
-def render_scene(rng: np.random.Generator, style: str, size: int) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+def render_scene(
+    rng: np.random.Generator, style: str, size: int, world: str = "full"
+) -> tuple[np.ndarray, list[tuple[str, Box]]]:
     """One scene of a style: an RGB uint8 image (size x size) and a (posture, Box) per person, Box in the style's
-    class ids. Uses only rng, so the same generator state gives the same image."""
-    spec = SPECS[check_style(style)]
+    class ids. Uses only rng, so the same generator state gives the same image; world: see style_spec."""
+    spec = style_spec(style, world)
     camera = Camera(float(rng.uniform(*spec.horizon)), float(rng.uniform(*spec.person_scale)))
     lighting = str(rng.choice(list(spec.lighting), p=list(spec.lighting.values())))
     canvas = draw_backdrop(rng, size, camera, style)
