@@ -1,6 +1,6 @@
 """Epoch time of plain training vs cached-KD vs online-KD, side by side on the same crops, model and loop.
 
-    .venv/bin/python benchmarks/bench_kd.py [--crops DIR] [--image-size 64] [--epochs 2] [--teacher vit_tiny]
+    .venv/bin/python benchmarks/bench_kd.py [--crops DIR] [--image-size N] [--epochs 3] [--teacher NAME]
 
 Without --crops it renders the quick profile's synthetic crops first. The claim: cached distillation costs about
 what plain training costs (target ratio <= 1.10), because the teacher ran once, beforehand; online distillation
@@ -32,9 +32,10 @@ def main() -> int:
     """Run the three trainings and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crops", type=Path, default=None)
-    parser.add_argument("--image-size", type=int, default=64)
+    quick = train_config("quick")
+    parser.add_argument("--image-size", type=int, default=quick.image_size)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--teacher", default="vit_tiny")
+    parser.add_argument("--teacher", default=quick.teacher)
     args = parser.parse_args()
     cfg = train_config("quick", image_size=args.image_size, epochs=args.epochs, teacher=args.teacher)
     with tempfile.TemporaryDirectory() as tmp:
