@@ -43,3 +43,15 @@ def test_a_vit_is_frozen_only_over_pretrained_weights() -> None:
     cfg = train_config("quick", image_size=32, pretrained=False)
     scratch = build_model("vit_tiny", cfg, 2)
     assert all(p.requires_grad for p in scratch.parameters())
+
+
+def test_build_model_draws_its_initial_weights_from_the_seed() -> None:
+    """The same settings give the same starting weights in any process (the quick teacher varied run to run)."""
+    import torch
+
+    cfg = train_config("quick", pretrained=False, seed=3)
+    a, b = build_model("resnet18", cfg, 2), build_model("resnet18", cfg, 2)
+    torch.rand(5)  # the global generator moves on between builds; the seed, not its state, decides
+    c = build_model("resnet18", train_config("quick", pretrained=False, seed=4), 2)
+    wa, wb, wc = (m.conv1.weight for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)

@@ -23,7 +23,7 @@ from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
 from fallkd_lib.models.inputs import ClassifierInput
 from fallkd_lib.models.trained import load_trained_classifier
-from fallkd_lib.train.checkpoint import load_checkpoint
+from fallkd_lib.train.checkpoint import load_checkpoint, seed_everything
 from fallkd_lib.train.data import SPLITS, CropDataset, build_transforms, make_loaders
 from fallkd_lib.train.loop import evaluate, fit, plain_criterion
 from fallkd_lib.train.metrics import classification_report_dict
@@ -46,8 +46,9 @@ def build_model(
     """A classifier for a recipe: ViTs get the run's image size; a pretrained one is frozen but for its last block(s).
 
     Freezing only makes sense over learnt features: a ViT from scratch with frozen random blocks cannot learn, so
-    it trains whole.
+    it trains whole. The random initial weights come from cfg.seed, so the same settings give the same model.
     """
+    seed_everything(cfg.seed)  # before the weights are drawn: fit() seeds again only for the data order
     is_vit = name.startswith("vit")
     model = create_classifier(
         name,
