@@ -82,8 +82,8 @@ def _demo_pipeline(result: dict, runs: Path) -> None:
         pipeline_config("quick"),
     )
     print(
-        f"pipeline on clips (detector -> crops -> {classifier.name} -> tracker -> alerts, {summary['frames']} frames, "
-        f"{summary['seconds']} s): {clip_verdict(summary)}"
+        f"pipeline on clips (detector -> crops -> {classifier.name} -> tracker -> alerts, {summary['timing']['frames']} frames, "
+        f"{summary['timing']['seconds']} s): {clip_verdict(summary)}"
     )
     print(event_scores_table(summary).to_string(float_format="{:.2f}".format))
 

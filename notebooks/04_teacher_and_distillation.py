@@ -183,7 +183,8 @@ table
 # a score by one or two points. `fallkd compare CROPS --out RUNS --seeds 3` (or `run_seed_comparison` below)
 # trains plain and distilled EfficientNet-B0 students with three seeds, the same teacher for all, and reports
 # mean +- sd, and the accuracy *gain* over the plain student with the same seed (paired: same data order). On
-# the quick profile (2026-12-03, 2 CPU cores, ResNet18 teacher at 0.906):
+# the quick profile (2026-12-03, 2 CPU cores, ResNet18 teacher at 0.906; measured before fallkd seeded the
+# initial weights as well as the data order, so a rerun gives other digits of the same size):
 #
 # | student | accuracy | fall recall | gain over plain |
 # |---|---|---|---|

@@ -21,7 +21,7 @@ def pipeline_on_clips(
     **clip_settings: float,
 ) -> dict:
     """Render (or reuse) the clip set in clips_dir, run a FallPipeline on each clip, and return score_clip_set's
-    summary plus "seconds" (pipeline wall time) and "frames"; clip_settings override CLIPS."""
+    summary plus "timing": {"seconds": pipeline wall time, "frames": frames run}; clip_settings override CLIPS."""
     from fallkd_lib.data.synthetic import generate_clip_set
     from fallkd_lib.runtime.events import score_pipeline_on_clips
     from fallkd_lib.runtime.pipeline import FallPipeline
@@ -30,10 +30,8 @@ def pipeline_on_clips(
     pipeline = FallPipeline(detector, classifier, cfg)
     started = time.perf_counter()
     summary = score_pipeline_on_clips(pipeline, clips, out_dir, progress=progress)
-    return summary | {
-        "seconds": round(time.perf_counter() - started, 1),
-        "frames": sum(c.n_frames for c in clips),
-    }
+    seconds = round(time.perf_counter() - started, 1)
+    return summary | {"timing": {"seconds": seconds, "frames": sum(c.n_frames for c in clips)}}
 
 
 def clip_verdict(summary: dict) -> str:

@@ -264,7 +264,9 @@ def event_scores_table(summary: Mapping) -> pd.DataFrame:
     rows = {**summary["by_scenario"], "all": summary}
     flat = {}
     for name, s in rows.items():
-        row = {k: v for k, v in s.items() if k not in ("by_scenario", "per_clip", "false_by_reason")}
+        row = {
+            k: v for k, v in s.items() if k not in ("by_scenario", "per_clip", "false_by_reason", "timing")
+        }
         flat[name] = row | {f"false_{r}": n for r, n in s["false_by_reason"].items()}
     frame = pd.DataFrame.from_dict(flat, orient="index")
     frame.index.name = "scenario"
