@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fallkd_lib.config import pipeline_config, train_config  # noqa: E402
+from fallkd_lib.config import train_config  # noqa: E402
 from fallkd_lib.data.stage import run_data_stage  # noqa: E402
-from fallkd_lib.runtime.clip_check import pipeline_on_clips  # noqa: E402
-from fallkd_lib.runtime.loaders import shipped_detector, shipped_detector_card  # noqa: E402
+from fallkd_lib.runtime.clip_check import quick_camera_on_clips  # noqa: E402
+from fallkd_lib.runtime.loaders import shipped_detector_card  # noqa: E402
 from fallkd_lib.train.compare import RUNS, run_comparison  # noqa: E402
 
 COURSE_BUDGET_S = 600.0
@@ -44,14 +44,7 @@ def run_stages(work: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         times[f"train {run}"] = time.perf_counter() - t
     table = run_comparison(data["crops_dir"], runs, cfg, progress=False)  # every run finished: re-read only
     t = time.perf_counter()
-    clips = pipeline_on_clips(
-        shipped_detector(),
-        runs / "efficientnet_b0_kd_cached",
-        work / "data" / "clips",
-        runs / "pipeline",
-        pipeline_config("quick"),
-        progress=False,
-    )
+    clips = quick_camera_on_clips(runs, work / "data" / "clips", progress=False)
     times["clips: render + pipeline"] = time.perf_counter() - t
     stages = pd.DataFrame({"seconds": times})
     stages.loc["total (the demo)"] = stages["seconds"].sum()

@@ -62,28 +62,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def _demo_pipeline(result: dict, runs: Path) -> None:
     """The quick demo's last stage: the shipped person detector and the distilled student on the clip set."""
-    from fallkd_lib.config import pipeline_config
-    from fallkd_lib.runtime.clip_check import clip_verdict, pipeline_on_clips
+    from fallkd_lib.runtime.clip_check import QUICK_CLASSIFIER_RUN, clip_verdict, quick_camera_on_clips
     from fallkd_lib.runtime.events import event_scores_table
     from fallkd_lib.runtime.loaders import shipped_detector, shipped_detector_card
 
     card = shipped_detector_card()
-    detector = shipped_detector()
     print(
         f"\nperson detector: shipped {card['training']['model'].removesuffix('.yaml')} at {card['input_size']} px, "
-        f"synthetic valid mAP50 {card['metrics']['valid']['mAP50']:.3f} ({detector})"
+        f"synthetic valid mAP50 {card['metrics']['valid']['mAP50']:.3f} ({shipped_detector()})"
     )
-    classifier = runs / "efficientnet_b0_kd_cached"
-    summary = pipeline_on_clips(
-        detector,
-        classifier,
-        Path(result["merged"]).parent / "clips",
-        runs / "pipeline",
-        pipeline_config("quick"),
-    )
+    summary = quick_camera_on_clips(runs, Path(result["merged"]).parent / "clips")
     print(
-        f"pipeline on clips (detector -> crops -> {classifier.name} -> tracker -> alerts, {summary['timing']['frames']} frames, "
-        f"{summary['timing']['seconds']} s): {clip_verdict(summary)}"
+        f"pipeline on clips (detector -> crops -> {QUICK_CLASSIFIER_RUN} -> tracker -> alerts, "
+        f"{summary['timing']['frames']} frames, {summary['timing']['seconds']} s): {clip_verdict(summary)}"
     )
     print(event_scores_table(summary).to_string(float_format="{:.2f}".format))
 

@@ -190,6 +190,7 @@ def test_seed_comparison_reuses_seed_0_and_writes_one_row_per_model_and_seed(run
     for run in ("efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online"):
         assert (out / run / "best.pt").is_file() and (out / "seed_1" / run / "best.pt").is_file()
     assert not (out / "seed_1" / "teacher").exists()
+    assert not (out / "comparison.csv").exists()  # the main table of runs_dir is run_comparison's alone
     assert len(open(out / "seeds.csv").read().strip().splitlines()) == 1 + 3 * 2
     assert "+-" in format_seed_summary(summary)
     with pytest.raises(ValueError, match="seeds must be"):

@@ -34,6 +34,22 @@ def pipeline_on_clips(
     return summary | {"timing": {"seconds": seconds, "frames": sum(c.n_frames for c in clips)}}
 
 
+QUICK_CLASSIFIER_RUN = "efficientnet_b0_kd_cached"  # the quick camera's classifier: the distilled student
+
+
+def quick_camera_on_clips(runs_dir: str | Path, clips_dir: str | Path, progress: bool = True) -> dict:
+    """The quick profile's camera on the clip set: the shipped person detector, the cached-KD student of runs_dir
+    and the quick PipelineConfig; outputs go to runs_dir/pipeline. Returns pipeline_on_clips' summary."""
+    from fallkd_lib.config import pipeline_config
+    from fallkd_lib.runtime.loaders import shipped_detector
+
+    runs_dir = Path(runs_dir)
+    classifier = runs_dir / QUICK_CLASSIFIER_RUN
+    return pipeline_on_clips(
+        shipped_detector(), classifier, clips_dir, runs_dir / "pipeline", pipeline_config("quick"), progress
+    )
+
+
 def clip_verdict(summary: dict) -> str:
     """One line: long lies alerted, false alerts on the clips that must stay quiet, and the mean delay."""
     delay = summary["delay_mean"]

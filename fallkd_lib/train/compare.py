@@ -46,6 +46,41 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame([_row(name, m) for name, m in results.items()]).set_index("model")
 
 
+def _check_runs(include: tuple[str, ...], allowed: tuple[str, ...]) -> None:
+    """A UsageError naming the runs that are not in `allowed`."""
+    unknown = sorted(set(include) - set(allowed))
+    if unknown:
+        raise UsageError(f"unknown runs {unknown}: choose from {', '.join(allowed)}")
+
+
+def _kd_mode(run: str) -> str | None:
+    """'cached' or 'online' for a distilled run's name, None for the others."""
+    mode = run.rsplit("_", 1)[-1]
+    return mode if mode in ("cached", "online") else None
+
+
+def _prepare_teacher(crops_dir, teacher_dir: Path, cfg: TrainConfig, other_crops, progress: bool) -> dict:
+    """Train (or re-read) the teacher and cache its logits on the train crops; returns its metrics record."""
+    teacher = train_teacher(crops_dir, teacher_dir, cfg, other_crops=other_crops, progress=progress)
+    cache_teacher(teacher_dir, crops_dir, cfg, progress=progress)
+    return teacher
+
+
+def _train_student(
+    run: str, crops_dir, out_dir: Path, cfg: TrainConfig, teacher_dir: Path, other_crops, progress: bool
+) -> tuple[str, dict]:
+    """Train (or resume) one run of the comparison other than the teacher; returns its table name and record."""
+    mode = _kd_mode(run)
+    if mode:
+        record = distill(
+            crops_dir, out_dir, cfg, teacher_dir, mode, other_crops=other_crops, progress=progress
+        )
+        return f"{cfg.model} + KD ({mode})", record
+    return run, train_classifier(
+        crops_dir, out_dir, cfg, name=run, other_crops=other_crops, progress=progress
+    )
+
+
 def run_comparison(
     crops_dir: str | Path,
     runs_dir: str | Path,
@@ -55,29 +90,21 @@ def run_comparison(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train (or resume) every run of the comparison, then write and return the table (also as CSV and text)."""
-    unknown = sorted(set(include) - set(RUNS))
-    if unknown:
-        raise UsageError(f"unknown runs {unknown}: choose from {', '.join(RUNS)}")
+    _check_runs(include, RUNS)
     runs_dir = Path(runs_dir)
     teacher_dir = runs_dir / "teacher"
-    needs_teacher = any(r == "teacher" or r.endswith(("_cached", "_online")) for r in include)
     results: dict[str, dict] = {}
     started = time.perf_counter()
-    if needs_teacher:
-        teacher = train_teacher(crops_dir, teacher_dir, cfg, other_crops=other_crops, progress=progress)
+    if any(r == "teacher" or _kd_mode(r) for r in include):
+        teacher = _prepare_teacher(crops_dir, teacher_dir, cfg, other_crops, progress)
         if "teacher" in include:
             results[f"teacher ({cfg.teacher})"] = teacher
-        cache_teacher(teacher_dir, crops_dir, cfg, progress=progress)
     for run in include:
-        if run in ("resnet18", "efficientnet_b0"):
-            results[run] = train_classifier(
-                crops_dir, runs_dir / run, cfg, name=run, other_crops=other_crops, progress=progress
+        if run != "teacher":
+            name, record = _train_student(
+                run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, progress
             )
-        elif run.endswith(("_cached", "_online")):
-            mode = run.rsplit("_", 1)[1]
-            results[f"{cfg.model} + KD ({mode})"] = distill(
-                crops_dir, runs_dir / run, cfg, teacher_dir, mode, other_crops=other_crops, progress=progress
-            )
+            results[name] = record
     table = comparison_table(results)
     table.attrs["seconds"] = round(time.perf_counter() - started, 1)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -121,27 +148,23 @@ def run_seed_comparison(
 ) -> pd.DataFrame:
     """Does distillation help? Train plain and distilled students with `seeds` seeds and summarise mean +- sd.
 
-    One teacher (trained with cfg.seed, reused) teaches every student. Seed cfg.seed reuses the runs of
-    run_comparison in runs_dir; seed s > cfg.seed trains in runs_dir/seed_<s>/. Writes seeds.csv (one row per
+    One teacher (trained with cfg.seed, reused) teaches every student. Seed cfg.seed trains in (or reuses the
+    runs of run_comparison in) runs_dir; seed s > cfg.seed trains in runs_dir/seed_<s>/. Writes seeds.csv (one row per
     model and seed) and seeds_summary.csv; returns the summary (seed_summary, baseline = include[0]).
     """
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UsageError(f"seeds must be a whole number >= 1, got {seeds!r}")
+    _check_runs(include, RUNS[1:])  # every run but the teacher, which is trained once
     runs_dir = Path(runs_dir)
-    run_comparison(
-        crops_dir, runs_dir, cfg, include=include, progress=progress
-    )  # seed cfg.seed, and the teacher
     teacher_dir = runs_dir / "teacher"
+    if any(_kd_mode(r) for r in include):
+        _prepare_teacher(crops_dir, teacher_dir, cfg, None, progress)  # seed cfg.seed, reused by every seed
     rows = []
     for seed in range(cfg.seed, cfg.seed + seeds):
         folder = runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"
         scfg = replace(cfg, seed=seed)
         for run in include:
-            if run.endswith(("_cached", "_online")):
-                name, mode = f"{cfg.model} + KD ({run.rsplit('_', 1)[1]})", run.rsplit("_", 1)[1]
-                m = distill(crops_dir, folder / run, scfg, teacher_dir, mode, progress=progress)
-            else:
-                name, m = run, train_classifier(crops_dir, folder / run, scfg, name=run, progress=progress)
+            name, m = _train_student(run, crops_dir, folder / run, scfg, teacher_dir, None, progress)
             rows.append({"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES})
     per_seed = pd.DataFrame(rows).set_index(["model", "seed"])
     summary = seed_summary(per_seed, per_seed.index.get_level_values("model")[0])
