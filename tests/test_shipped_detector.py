@@ -10,7 +10,9 @@ import torch
 
 from fallkd_lib.data.geometry import box_iou
 from fallkd_lib.data.synthetic import render_scene
+from fallkd_lib.detector.clip_frames import add_clip_frames, clip_frame_labels
 from fallkd_lib.detector.shipped import model_card_text, sha256
+from fallkd_lib.errors import UsageError
 from fallkd_lib.runtime.detector import detect_people
 from fallkd_lib.runtime.loaders import SHIPPED_CARD, load_detector, shipped_detector
 
@@ -50,3 +52,33 @@ def test_shipped_detector_finds_people_in_a_fresh_scene() -> None:
         if len(boxes):
             found += int((box_iou(gt, torch.from_numpy(boxes[:, :4])).max(axis=1) >= 0.5).sum())
     assert truth > 0 and found / truth >= 0.6
+
+
+def test_clip_frame_labels_are_normalised_and_skip_hidden_people() -> None:
+    people = [
+        {"id": 0, "box": [32, 64, 96, 96], "visible": 1.0},  # centre (64, 80), 64 x 32 of a 320 frame
+        {"id": 1, "box": [0, 0, 10, 10], "visible": 0.1},  # mostly hidden: not a label
+        {"id": 2, "box": [5, 5, 5.5, 40]},  # under a pixel wide: not a label
+    ]
+    (box,) = clip_frame_labels(people, 320)
+    assert (box.cls, box.cx, box.cy, box.w, box.h) == (0, 0.2, 0.25, 0.2, 0.1)
+
+
+def test_add_clip_frames_writes_labelled_frames_and_replaces_its_own(tmp_path) -> None:
+    train = tmp_path / "train"
+    (train / "images").mkdir(parents=True)
+    (train / "images" / "clip__old_0001.jpg").write_bytes(b"stale")  # a previous build's frame
+    (train / "images" / "scene_0001.png").write_bytes(b"kept")  # not ours: left alone
+    counts = add_clip_frames(train, tmp_path / "clips", ("park",), 3, {"fall_stay": 1}, every=10, seconds=4)
+    images = sorted(p.name for p in (train / "images").iterdir())
+    # 4 s at 5 fps = 20 frames; every 10th, mid-interval: frames 5 and 15
+    assert images == ["clip__park_fall_stay_00_0005.jpg", "clip__park_fall_stay_00_0015.jpg", "scene_0001.png"]
+    assert counts["clips"] == 1 and counts["frames"] == 2
+    labels = [(train / "labels" / n).with_suffix(".txt").read_text() for n in images[:2]]
+    assert counts["boxes"] == sum(len(t.splitlines()) for t in labels) >= 1
+    assert all(line.startswith("0 ") for t in labels for line in t.splitlines())
+
+
+def test_add_clip_frames_rejects_an_unknown_scenario(tmp_path) -> None:
+    with pytest.raises(UsageError, match="unknown clip scenario"):
+        add_clip_frames(tmp_path, tmp_path, ("park",), 0, {"dance": 1})

@@ -21,6 +21,7 @@ from fallkd_lib import __version__
 from fallkd_lib.config import DetectConfig, as_dict
 from fallkd_lib.data.merge import merge_datasets
 from fallkd_lib.data.synthetic import STYLES, generate_dataset
+from fallkd_lib.detector.clip_frames import CLIP_MIX, add_clip_frames
 from fallkd_lib.detector.dataset import detector_dataset
 from fallkd_lib.detector.train import evaluate_detector, train_detector
 from fallkd_lib.export.detector import export_detector_onnx
@@ -29,8 +30,10 @@ from fallkd_lib.runtime.loaders import SHIPPED_CARD, SHIPPED_DETECTOR
 
 COMMAND = "python scripts/build_shipped_detector.py"
 DEFAULT_CONFIG = DetectConfig(
-    model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=35, patience=35
+    model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=30, patience=30
 )
+IMAGES_PER_STYLE = 400
+CLIP_EVERY = 8  # one training frame per 1.6 s of a 5 fps clip
 
 
 def sha256(path: str | Path) -> str:
@@ -59,8 +62,9 @@ def _versions() -> dict[str, str]:
 def build_shipped_detector(
     work: str | Path,
     cfg: DetectConfig = DEFAULT_CONFIG,
-    images_per_style: int = 500,
+    images_per_style: int = IMAGES_PER_STYLE,
     seed: int = 0,
+    clip_mix: dict[str, int] | None = None,
     out: str | Path = SHIPPED_DETECTOR,
     card: str | Path = SHIPPED_CARD,
     progress: bool = True,
@@ -75,6 +79,17 @@ def build_shipped_detector(
         sources.append((f"synth_{style}", folder))
     merge_datasets(sources, work / "merged", seed=seed, progress=progress)
     data_yaml = detector_dataset(work / "merged", work / "detector_data", "person", progress=progress)
+    # training clips use clip seeds (seed + 1) * 1000 + k: apart from `fallkd clips` (seed 0 -> 0, 1, ...)
+    clip_mix = dict(CLIP_MIX if clip_mix is None else clip_mix)
+    clip_counts = add_clip_frames(
+        data_yaml.parent / "train",
+        work / "train_clips",
+        STYLES,
+        seed + 1,
+        clip_mix,
+        CLIP_EVERY,
+        progress=progress,
+    )
     summary = train_detector(data_yaml, cfg, out_dir=work / "runs", name="person", plots=False, resume="auto")
     valid = evaluate_detector(summary["best"], data_yaml, split="valid")
     test = evaluate_detector(summary["best"], data_yaml, split="test")
@@ -94,6 +109,13 @@ def build_shipped_detector(
             "image_size": cfg.imgsz,
             "seed": seed,
             "split": "merged by fallkd_lib.data.merge (0.7 / 0.15 / 0.15, grouped, stratified)",
+            "clip_frames": {
+                "generator": "fallkd_lib.detector.clip_frames.add_clip_frames (train split only)",
+                "clips_per_scenario_and_style": clip_mix,
+                "clip_seed": seed + 1,
+                "every": CLIP_EVERY,
+                **clip_counts,
+            },
         },
         "training": as_dict(cfg) | {"epochs_run": summary["epochs_run"], "seconds": summary["seconds"]},
         "metrics": {
@@ -107,6 +129,17 @@ def build_shipped_detector(
     write_json_atomic(card, record)
     write_text_atomic(card.with_suffix(".md"), model_card_text(record))
     return record
+
+
+def _clip_line(data: dict) -> str:
+    """The card's sentence on the clip frames added to the train split (older cards have none)."""
+    clips = data.get("clip_frames")
+    if not clips:
+        return ""
+    return (
+        f"\n  Plus {clips['frames']} frames (every {clips['every']}th) of {clips['clips']} rendered clips in the train "
+        f"split only (clip seed {clips['clip_seed']}, clips per scenario and style {clips['clips_per_scenario_and_style']})."
+    )
 
 
 def model_card_text(card: dict) -> str:
@@ -127,7 +160,7 @@ not people in real photos (use a COCO-pretrained detector fine-tuned on your cam
 - Input: {card["input_size"]} x {card["input_size"]} RGB, letterboxed (ultralytics ONNX export, fixed size);
   classes {card["classes"]}.
 - Data: `{data["generator"]}`, styles {", ".join(data["styles"])}, {data["images_per_style"]} images per
-  style at {data["image_size"]} px, seed {data["seed"]}; {data["split"]}.
+  style at {data["image_size"]} px, seed {data["seed"]}; {data["split"]}.{_clip_line(data)}
 - Training: {train["model"]} from scratch, {train["epochs_run"]} epochs at {train["imgsz"]} px, batch
   {train["batch"]}, seed {train["seed"]} ({train["seconds"] / 60:.0f} min on the CPU).
 - Versions: {versions}.
