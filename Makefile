@@ -40,7 +40,7 @@ quick-test: lint
 
 notebooks: install
 	$(BIN)/python scripts/check_notebooks.py notebooks
-	$(BIN)/pytest -q --nbmake --nbmake-timeout=900 notebooks
+	$(BIN)/pytest -q --nbmake --nbmake-timeout=900 --durations=0 notebooks
 
 test: lint unit notebooks
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fallkd_lib.cli_data import add_data_commands
 from fallkd_lib.cli_edge import add_edge_commands
-from fallkd_lib.cli_train import add_train_commands
+from fallkd_lib.cli_train import add_train_commands, jobs_option
 from fallkd_lib.errors import FallkdError
 
 
@@ -46,7 +46,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from fallkd_lib.train.compare import run_comparison
 
     runs = args.runs or get_settings().runs_dir / "demo" / args.profile
-    table = run_comparison(result["crops_dir"], runs, train_config(args.profile))
+    table = run_comparison(result["crops_dir"], runs, train_config(args.profile), jobs=args.jobs)
     print(
         f"\nclassifiers and distillation ({table.attrs['seconds']} s), written to {runs / 'comparison.csv'}:"
     )
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="data folder (default: <data dir>/demo)")
     p.add_argument("--runs", type=Path, default=None, help="training runs (default: <runs dir>/demo/PROFILE)")
     p.add_argument("--data-only", action="store_true", help="stop after the data stage")
+    jobs_option(p)
     p.set_defaults(func=cmd_demo)
     return parser
 

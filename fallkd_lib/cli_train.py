@@ -52,12 +52,23 @@ def cmd_distill(args: argparse.Namespace) -> None:
     _print_metrics(distill(args.crops, out, cfg, args.teacher, args.mode, other_crops=args.other), out)
 
 
+def jobs_option(p: argparse.ArgumentParser, default: int = 1) -> None:
+    """The --jobs option: trainings run side by side, each with the cores shared out (changes the numbers)."""
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=default,
+        help=f"train this many runs at a time, each in its own process with cores/jobs threads (default {default}); "
+        "the table depends on it (float sums in another order), not on timing",
+    )
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     """Train every model of the comparison and print the table."""
     from fallkd_lib.train.compare import format_seed_summary, run_comparison, run_seed_comparison
 
     cfg = _train_cfg(args)
-    table = run_comparison(args.crops, args.out, cfg, other_crops=args.other)
+    table = run_comparison(args.crops, args.out, cfg, other_crops=args.other, jobs=args.jobs)
     print(table.to_string(float_format="{:.3f}".format))
     print(f"written to {args.out / 'comparison.csv'}")
     if args.seeds > 1:
@@ -122,6 +133,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     crops_options(p)
     other_option(p)
     p.add_argument("--out", type=Path, default=Path("runs") / "compare")
+    jobs_option(p)
     p.add_argument(
         "--seeds",
         type=int,

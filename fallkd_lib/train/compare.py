@@ -10,6 +10,7 @@ import pandas as pd
 
 from fallkd_lib.config import TrainConfig
 from fallkd_lib.errors import UsageError
+from fallkd_lib.train.lanes import Task, run_tasks
 from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier, train_teacher
 
 RUNS = ("teacher", "resnet18", "efficientnet_b0", "efficientnet_b0_kd_cached", "efficientnet_b0_kd_online")
@@ -88,23 +89,50 @@ def run_comparison(
     other_crops: str | Path | None = None,
     include: tuple[str, ...] = RUNS,
     progress: bool = True,
+    jobs: int = 1,
 ) -> pd.DataFrame:
-    """Train (or resume) every run of the comparison, then write and return the table (also as CSV and text)."""
+    """Train (or resume) every run of the comparison, then write and return the table (also as CSV and text).
+
+    jobs > 1 trains that many runs at a time in their own processes (fallkd_lib.train.lanes), the students that
+    need the teacher once it is done."""
     _check_runs(include, RUNS)
     runs_dir = Path(runs_dir)
     teacher_dir = runs_dir / "teacher"
     results: dict[str, dict] = {}
     started = time.perf_counter()
-    if any(r == "teacher" or _kd_mode(r) for r in include):
-        teacher = _prepare_teacher(crops_dir, teacher_dir, cfg, other_crops, progress)
-        if "teacher" in include:
-            results[f"teacher ({cfg.teacher})"] = teacher
-    for run in include:
-        if run != "teacher":
-            name, record = _train_student(
-                run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, progress
+    need_teacher = any(r == "teacher" or _kd_mode(r) for r in include)
+    if jobs > 1:
+        tasks = [
+            Task("teacher", _prepare_teacher, (crops_dir, teacher_dir, cfg, other_crops, False))
+        ] * need_teacher
+        tasks += [
+            Task(
+                run,
+                _train_student,
+                (run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, False),
+                after="teacher" if _kd_mode(run) else None,
             )
-            results[name] = record
+            for run in include
+            if run != "teacher"
+        ]
+        done = run_tasks(tasks, jobs, progress)
+        for run in include:
+            if run == "teacher":
+                results[f"teacher ({cfg.teacher})"] = done["teacher"]
+            else:
+                name, record = done[run]
+                results[name] = record
+    else:
+        if need_teacher:
+            teacher = _prepare_teacher(crops_dir, teacher_dir, cfg, other_crops, progress)
+            if "teacher" in include:
+                results[f"teacher ({cfg.teacher})"] = teacher
+        for run in include:
+            if run != "teacher":
+                name, record = _train_student(
+                    run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, progress
+                )
+                results[name] = record
     table = comparison_table(results)
     table.attrs["seconds"] = round(time.perf_counter() - started, 1)
     runs_dir.mkdir(parents=True, exist_ok=True)
