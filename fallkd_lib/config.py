@@ -201,7 +201,7 @@ QUICK_TRAIN = TrainConfig(
     weight_decay=0.01,
     warmup_epochs=1,
     teacher="resnet18",
-    teacher_epochs=7,
+    teacher_epochs=10,
     workers=0,
 )
 FULL_TRAIN = TrainConfig()

@@ -195,3 +195,19 @@ def test_seed_comparison_reuses_seed_0_and_writes_one_row_per_model_and_seed(run
     assert "+-" in format_seed_summary(summary)
     with pytest.raises(ValueError, match="seeds must be"):
         run_seed_comparison(runs["crops"], out, cfg, seeds=0)
+
+
+def test_comparison_side_by_side_trains_the_teacher_first_and_resumes_alone(runs, tmp_path: Path) -> None:
+    """jobs=2: every run trains in a worker (KD after its teacher); a later jobs=1 call reuses them all."""
+    cfg = train_config(
+        "quick", image_size=32, epochs=1, batch_size=8, seed=0, teacher_epochs=1, max_batches=1
+    )
+    include = ("teacher", "resnet18", "efficientnet_b0_kd_cached")
+    out = tmp_path / "lanes"
+    table = run_comparison(runs["crops"], out, cfg, include=include, progress=False, jobs=2)
+    assert list(table.index) == ["teacher (resnet18)", "resnet18", "efficientnet_b0 + KD (cached)"]
+    assert (out / "teacher" / CACHE_NAME).is_file()
+    stamps = {run: (out / run / "best.pt").stat().st_mtime_ns for run in include}
+    again = run_comparison(runs["crops"], out, cfg, include=include, progress=False)
+    assert {run: (out / run / "best.pt").stat().st_mtime_ns for run in include} == stamps  # nothing retrained
+    assert again["accuracy"].tolist() == table["accuracy"].tolist()
