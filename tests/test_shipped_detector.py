@@ -72,7 +72,11 @@ def test_add_clip_frames_writes_labelled_frames_and_replaces_its_own(tmp_path) -
     counts = add_clip_frames(train, tmp_path / "clips", ("park",), 3, {"fall_stay": 1}, every=10, seconds=4)
     images = sorted(p.name for p in (train / "images").iterdir())
     # 4 s at 5 fps = 20 frames; every 10th, mid-interval: frames 5 and 15
-    assert images == ["clip__park_fall_stay_00_0005.jpg", "clip__park_fall_stay_00_0015.jpg", "scene_0001.png"]
+    assert images == [
+        "clip__park_fall_stay_00_0005.jpg",
+        "clip__park_fall_stay_00_0015.jpg",
+        "scene_0001.png",
+    ]
     assert counts["clips"] == 1 and counts["frames"] == 2
     labels = [(train / "labels" / n).with_suffix(".txt").read_text() for n in images[:2]]
     assert counts["boxes"] == sum(len(t.splitlines()) for t in labels) >= 1
