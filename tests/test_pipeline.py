@@ -91,6 +91,96 @@ def test_sit_never_alerts(tmp_path) -> None:
     )
 
 
+class WeakWhenDown(Truth):
+    """Truth boxes scored as the shipped detector scores them: 0.8 upright, 0.1 once fallen; plus, with clutter,
+    a still object (track 99) detected at 0.2 in every frame that the classifier calls a fall."""
+
+    def __init__(self, truth_path: Path, clutter: bool = False) -> None:
+        super().__init__(truth_path)
+        self.clutter = clutter
+
+    def detector(self, frame) -> np.ndarray:
+        self.current = [p for p in self.frames[frame.index]["people"] if p["visible"] > 0]
+        rows = [[*p["box"], 0.1 if p["is_fall"] else 0.8, p["id"]] for p in self.current]
+        if self.clutter:
+            rows.append([2.0, 2.0, 20.0, 12.0, 0.2, 99])
+            self.current = [*self.current, {"is_fall": True}]
+        return np.array(rows, dtype=float).reshape(-1, 6)
+
+    def classifier(self, crops: np.ndarray) -> np.ndarray:
+        self.calls.append(crops.shape)  # the clutter comes last: a gated frame sends only the person's crop
+        return np.array([0.95 if p["is_fall"] else 0.05 for p in self.current[: len(crops)]])
+
+
+def test_a_confirmed_track_alerts_on_weak_boxes_and_unconfirmed_clutter_never_does(tmp_path) -> None:
+    info = generate_clip(tmp_path / "fall_stay", "fall_stay", seconds=4.0, fps=5, size=96, seed=0)
+    video, truth = info.video, WeakWhenDown(info.truth, clutter=True)
+    cfg = PipelineConfig(state=STATE, confirm_conf=0.3)
+    summary = FallPipeline(truth.detector, truth.classifier, cfg, crop=CROP).run(
+        video, tmp_path / "out", save_video=False, progress=False
+    )
+    alerts = lines(tmp_path / "out" / "alerts.jsonl")
+    assert summary["alerts"] == 1 and alerts[0]["track_id"] != 99  # the person, seen upright first
+    assert summary["unconfirmed_boxes"] == 20  # the clutter box, held back in each of the 20 frames
+    assert all(shape[0] == 1 for shape in truth.calls)  # the clutter never reaches the classifier
+    # without the gate the clutter, "fallen" from the first frame, alerts too
+    truth = WeakWhenDown(info.truth, clutter=True)
+    summary = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP).run(
+        video, tmp_path / "out2", save_video=False, progress=False
+    )
+    assert summary["alerts"] == 2 and summary["unconfirmed_boxes"] == 0
+
+
+def test_a_confirmed_track_is_forgotten_after_forget_after() -> None:
+    from fallkd_lib.runtime.sources import Frame
+
+    boxes = {0: 0.9, 1: 0.1, 2: 0.1, 8: 0.1}  # frame index -> conf of track 7's box (frames at 1 s)
+    detector = lambda f: (
+        np.array([[10, 10, 40, 60, boxes[f.index], 7]]) if f.index in boxes else np.zeros((0, 6))
+    )  # noqa: E731
+    cfg = PipelineConfig(state=FallStateConfig(forget_after=5.0), confirm_conf=0.5)
+    pipe = FallPipeline(detector, lambda c: np.zeros(len(c)), cfg, crop=CROP)
+    image = np.zeros((80, 120, 3), np.uint8)
+    seen = [len(pipe.process(Frame(image, float(i), i, f"f{i}")).people) for i in range(9)]
+    assert seen == [
+        1,
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]  # unseen from 2 s to 8 s (> 5 s): frame 8's weak box is held back
+    assert pipe.unconfirmed == 1
+    pipe.reset()
+    assert pipe.unconfirmed == 0 and pipe._confirmed == {}
+
+
+def test_tracker_names_resolve_to_fallkd_assets_first() -> None:
+    import yaml
+
+    from fallkd_lib.config import pipeline_config
+    from fallkd_lib.runtime.loaders import ASSETS, tracker_config
+
+    own = tracker_config("fallkd_bytetrack.yaml")
+    assert own == str(ASSETS / "fallkd_bytetrack.yaml")
+    settings = yaml.safe_load(Path(own).read_text())
+    assert settings["tracker_type"] == "bytetrack" and settings["fuse_score"] is False
+    assert settings["track_low_thresh"] >= pipeline_config("quick").conf  # else ultralytics drops them first
+    assert tracker_config("bytetrack.yaml") == "bytetrack.yaml"  # ultralytics' own
+    assert tracker_config("/x/fallkd_bytetrack.yaml") == "/x/fallkd_bytetrack.yaml"
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), "0.3"])
+def test_confirm_conf_must_be_a_probability(value) -> None:
+    from fallkd_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="confirm_conf"):
+        PipelineConfig(confirm_conf=value)
+
+
 def test_process_returns_people_states_and_timings(tmp_path) -> None:
     video, truth = clip(tmp_path, "fall_stay")
     from fallkd_lib.runtime.sources import iter_frames

@@ -32,6 +32,13 @@ def shipped_detector() -> Path:
     return SHIPPED_DETECTOR
 
 
+def tracker_config(name: str) -> str:
+    """The tracker yaml to hand ultralytics: a file of fallkd_lib/assets by name, else the name (ultralytics' own
+    configs such as bytetrack.yaml, or a path)."""
+    own = ASSETS / name
+    return str(own) if "/" not in name and own.is_file() else name
+
+
 def shipped_detector_card() -> dict:
     """The shipped detector's model card (person_detector_320.json): command, data, metrics, versions."""
     import json

@@ -27,7 +27,7 @@ from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.runtime.alerts import Alert, AlertDispatcher
 from fallkd_lib.runtime.detector import input_size
-from fallkd_lib.runtime.loaders import load_classifier, load_detector
+from fallkd_lib.runtime.loaders import load_classifier, load_detector, tracker_config
 from fallkd_lib.runtime.sources import Frame
 from fallkd_lib.runtime.state import FallEvent, FallTracker
 from fallkd_lib.runtime.tracking import IouTracker
@@ -107,6 +107,8 @@ class FallPipeline:
         self.fall_tracker = FallTracker(self.config.state)
         self.timings: dict[str, float] = defaultdict(float)
         self.frames, self.alerts_sent = 0, 0
+        self.unconfirmed = 0  # tracked boxes held back because their track was never seen with confirm_conf
+        self._confirmed: dict[int, float] = {}  # confirmed track id -> last time seen
         # None: not tried yet; False: IoU fallback (ByteTrack needs `lap`, see tracking.py); callables track themselves
         lap = importlib.util.find_spec("lap") is not None
         self.tracking = None if lap or not hasattr(self.detector, "predict") else False
@@ -129,7 +131,8 @@ class FallPipeline:
         args = dict(imgsz=self.imgsz, conf=self.config.conf, iou=self.config.iou, verbose=False)
         if self.tracking is not False:
             try:
-                result = self.detector.track(bgr, persist=True, tracker=self.config.tracker, **args)[0]
+                tracker = tracker_config(self.config.tracker)
+                result = self.detector.track(bgr, persist=True, tracker=tracker, **args)[0]
             except ImportError as exc:  # ByteTrack's `lap` missing: ultralytics may not install it here
                 self.tracking = False
                 _log.warning(
@@ -150,6 +153,22 @@ class FallPipeline:
         xyxy, conf = result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy()
         return np.column_stack([xyxy, conf, self._fallback.assign(xyxy)])
 
+    def _confirm(self, timestamp: float, dets: np.ndarray) -> np.ndarray:
+        """The boxes of confirmed tracks: a track is confirmed by one box with conf >= confirm_conf and stays so
+        until it is unseen for the fall state's forget_after; the rest are counted in self.unconfirmed."""
+        gate = self.config.confirm_conf
+        if gate is None:
+            return dets
+        forget = self.config.state.forget_after
+        self._confirmed = {t: seen for t, seen in self._confirmed.items() if timestamp - seen <= forget}
+        keep = np.zeros(len(dets), dtype=bool)
+        for i, det in enumerate(dets):
+            track = int(det[5])
+            if det[4] >= gate or track in self._confirmed:
+                self._confirmed[track], keep[i] = timestamp, True
+        self.unconfirmed += int((~keep).sum())
+        return dets[keep]
+
     def _classify(self, crops: np.ndarray) -> np.ndarray:
         """Fall probability per crop, from one batched classifier call."""
         if len(crops) == 0:
@@ -167,6 +186,7 @@ class FallPipeline:
             dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, width)
             dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, height)
             dets = dets[(dets[:, 2] - dets[:, 0] >= 1) & (dets[:, 3] - dets[:, 1] >= 1)]
+        dets = self._confirm(frame.timestamp, dets)
         t1 = time.perf_counter()
         crops = crop_people(frame.image, dets[:, :4], self.crop)
         t2 = time.perf_counter()
@@ -306,6 +326,7 @@ class FallPipeline:
             "fps": round(self.frames / seconds, 3) if seconds > 0 else None,
             "stage_ms": self.stage_ms(),
             "tracking": {True: "ultralytics", False: "iou-fallback"}.get(self.tracking, "detector"),
+            "unconfirmed_boxes": self.unconfirmed,
             "events": dict(counts),
             "alerts": self.alerts_sent,
             "alerts_undelivered": dict(self.dispatcher.failures) if self.dispatcher is not None else {},
