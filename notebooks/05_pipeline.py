@@ -11,7 +11,9 @@
 # 2. **crop** each person with the same padding and letterbox as the training crops (the very same function),
 #    and **classify** all crops of a frame in **one batched call** (notebooks 03-04);
 # 3. **track** each person from frame to frame (ByteTrack: boxes are matched to existing tracks by IoU, with a
-#    second pass for low-confidence boxes so that a person half hidden behind a bench keeps their id);
+#    second pass for low-confidence boxes so that a person half hidden behind a bench keeps their id), and
+#    **confirm** a track before it counts: it reaches the classifier only once one of its boxes was confident
+#    (`confirm_conf`, below);
 # 4. per track, a small **state machine**: the fall probability is smoothed over time (an exponential moving
 #    average with a time constant in seconds, so it behaves the same at 5 or 30 frames per second); the state
 #    becomes `down` when the smoothed value rises above 0.7 and returns to `normal` only when it stays below 0.4
@@ -42,8 +44,9 @@ pcfg
 # ## 1. The two models
 #
 # **The detector.** In the quick profile the camera uses the person detector that ships with fallkd: a
-# YOLOv5n trained from scratch for an hour of CPU, 35 epochs on 1,000 synthetic scenes at 320 px. Its model
-# card (`fallkd_lib/assets/person_detector_320.md`) gives the command that rebuilds it, the data seed and its
+# YOLOv5n trained from scratch for about an hour of CPU on synthetic scenes at 320 px, plus frames of rendered
+# clips (people mid-fall and lying, the poses the camera must not lose). Its model card
+# (`fallkd_lib/assets/person_detector_320.md`) gives the command that rebuilds it, the data seed and its
 # metrics. The three-epoch detector of notebook 02 was the lesson in *how* to train one; it is far too weak to
 # drive a camera. In the full profile, the camera uses your detector from notebook 02. Both load through the
 # same `load_detector`, and the detector's input size is read from the file, never restated.
@@ -97,6 +100,19 @@ clips = generate_clip_set(settings.data_dir / "clips" / PROFILE, **CLIPS, progre
 # sent), `alert_deliveries.jsonl` (which sink got it), `snapshots/` (the annotated frame of each alert), an
 # annotated video and `summary.json` with per-stage timings. From a terminal:
 # `fallkd detect CLIP.mp4 --detector runs/.../best.pt --classifier runs/.../best.pt --out runs/detect`.
+#
+# **Weak boxes and confirmed tracks.** A detector is least sure of a person exactly when it matters: lying on
+# the ground, foreshortened, half the height of the standing people it mostly saw. The shipped detector draws a
+# correct box around a fallen person but scores it 0.1-0.3. Under ultralytics' default tracker settings
+# (`bytetrack.yaml`: new tracks only from boxes >= 0.25, the score fused into the matching cost) such a person
+# loses their track the moment they fall, and a long lie is never seen. The quick profile therefore takes boxes
+# down to `conf = 0.05` and tracks them with `fallkd_bytetrack.yaml` (weak boxes may start and continue tracks,
+# matched on IoU alone). Boxes that weak also find clutter: a bin, a bench. The **confirmation** step removes
+# it: a track reaches the classifier only after one of its boxes scored at least `confirm_conf` (0.3), and
+# stays confirmed while it is seen. A fall is a change: the person was seen clearly, usually upright, before
+# going down; a bin was never seen clearly as a person. Boxes held back this way are counted in
+# `summary["unconfirmed_boxes"]`. The price: someone found already lying when the camera starts, and never
+# detected confidently, is not followed: that needs a separate "found down" rule, with a much longer wait.
 
 # %%
 from fallkd_lib.runtime.pipeline import FallPipeline
