@@ -258,7 +258,11 @@ class FallStateConfig:
         depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
     enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
         getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
-    alert_after: seconds down (from the frame the fall started) before the long-lie alert.
+    alert_after: seconds down (from the frame the fall started) before the long-lie alert, for a track that was
+        seen not down first (the fall itself was seen).
+    found_down_after: seconds down before the alert for a track that was down from its first sighting (found
+        already down: someone fallen out of view, or reading on the grass, or an object that looks like a
+        lying person); longer than alert_after, because nothing showed a fall.
     cooldown: seconds after an alert before the same track can alert again (a person who stays down is
         reported again every cooldown seconds).
     recovery: seconds the smoothed probability must stay below exit to count as recovered.
@@ -269,16 +273,22 @@ class FallStateConfig:
     enter: float = 0.7
     exit: float = 0.4
     alert_after: float = 10.0
+    found_down_after: float = 30.0
     cooldown: float = 60.0
     recovery: float = 3.0
     forget_after: float = 5.0
 
     def __post_init__(self) -> None:
         """Reject settings that would make the state machine meaningless."""
-        for name in ("smoothing", "alert_after", "cooldown", "recovery", "forget_after"):
+        for name in ("smoothing", "alert_after", "found_down_after", "cooldown", "recovery", "forget_after"):
             value = getattr(self, name)
             if not (_number(value) and value >= 0):
                 raise UsageError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
+        if self.found_down_after < self.alert_after:
+            raise UsageError(
+                f"FallStateConfig.found_down_after={self.found_down_after!r} < alert_after={self.alert_after!r}: "
+                "a person found already down (no fall seen) must wait at least as long as a seen fall"
+            )
         if self.forget_after == 0:
             raise UsageError(
                 "FallStateConfig.forget_after=0 would drop every track at each frame; use e.g. 5.0"

@@ -15,7 +15,9 @@ from fallkd_lib.runtime.state import FallEvent, FallStateConfig, FallTracker
 
 BOX = (10.0, 20.0, 110.0, 220.0)
 UP, LYING = 0.1, 0.95
-NO_SMOOTHING = FallStateConfig(smoothing=0.0)
+# most sequences below start lying at t = 0 (found down): there a found-down track waits as long as a seen fall
+NO_SMOOTHING = FallStateConfig(smoothing=0.0, found_down_after=10.0)
+FOUND_DOWN = FallStateConfig(smoothing=0.0)  # the default found_down_after, 30 s
 
 
 def feed(
@@ -270,3 +272,61 @@ def test_bad_observations_are_skipped_and_counted() -> None:
 def test_config_rejects_meaningless_settings(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FallStateConfig(**kwargs)
+
+
+# smoothing 0, 10 fps. Found down (lying from the first frame): the alert waits found_down_after = 30 s, at 30.0.
+# Seen falling (1 s up first, down at 1.0): alert_after = 10 s, at 11.0. Found down, up at 16.0 (recovered 19.0),
+# down again at 20.0: that fall was seen, so it alerts at 30.0.
+@pytest.mark.parametrize(
+    ("segments", "expected"),
+    [
+        ([(40, LYING)], [("fall_started", 1, 0.0, "down"), ("long_lie", 1, 30.0, "alerted")]),
+        ([(1, UP), (20, LYING)], [("fall_started", 1, 1.0, "down"), ("long_lie", 1, 11.0, "alerted")]),
+        (
+            [(16, LYING), (4, UP), (12, LYING)],
+            [
+                ("fall_started", 1, 0.0, "down"),
+                ("recovered", 1, 19.0, "recovered"),
+                ("fall_started", 1, 20.0, "down"),
+                ("long_lie", 1, 30.0, "alerted"),
+            ],
+        ),
+    ],
+)
+def test_a_track_found_down_waits_found_down_after(segments: list, expected: list) -> None:
+    assert summary(feed(FallTracker(FOUND_DOWN), 10, segments)) == expected
+
+
+def test_found_down_after_shorter_than_alert_after_is_an_error() -> None:
+    from fallkd_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="found_down_after=5.0 < alert_after=10.0"):
+        FallStateConfig(found_down_after=5.0)
+
+
+# Track 1 walks (up) 2 s at BOX, then disappears; track 2 appears lying at 2.0 (the tracker switched ids as the
+# box turned wide). Overlap with BOX (100 x 200): LOW (60..160, 180..230; 100 x 50) shares 50 x 40 = 2000 of
+# the smaller 5000: 0.4 >= HANDOVER, so the fall was seen: alert at 2.0 + 10. FAR shares nothing: found down,
+# alert at 2.0 + 30 = 32.0.
+LOW, FAR = (60.0, 180.0, 160.0, 230.0), (400.0, 180.0, 500.0, 230.0)
+
+
+@pytest.mark.parametrize(("box", "alert"), [(LOW, 12.0), (FAR, 32.0)])
+def test_a_new_track_born_down_on_a_track_seen_up_inherits_the_seen_fall(box, alert: float) -> None:
+    tracker = FallTracker(FOUND_DOWN)
+    events = []
+    for i in range(400):
+        t = i / 10
+        obs = [(1, UP, BOX)] if t < 2.0 else [(2, LYING, box)]
+        events += tracker.update(t, obs)
+    assert [(e.kind, e.track_id, round(e.time, 6)) for e in events if e.kind != "track_lost"][:2] == [
+        ("fall_started", 2, 2.0),
+        ("long_lie", 2, alert),
+    ]
+
+
+def test_overlap_is_intersection_over_the_smaller_box() -> None:
+    from fallkd_lib.runtime.state import _overlap
+
+    assert _overlap(BOX, LOW) == pytest.approx(0.4) and _overlap(LOW, BOX) == pytest.approx(0.4)
+    assert _overlap(BOX, FAR) == 0.0 and _overlap(BOX, (20.0, 30.0, 40.0, 50.0)) == 1.0  # contained

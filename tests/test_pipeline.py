@@ -123,12 +123,20 @@ def test_a_confirmed_track_alerts_on_weak_boxes_and_unconfirmed_clutter_never_do
     assert summary["alerts"] == 1 and alerts[0]["track_id"] != 99  # the person, seen upright first
     assert summary["unconfirmed_boxes"] == 20  # the clutter box, held back in each of the 20 frames
     assert all(shape[0] == 1 for shape in truth.calls)  # the clutter never reaches the classifier
-    # without the gate the clutter, "fallen" from the first frame, alerts too
+    # without the gate the clutter, "fallen" from its first frame, is a track found down: it waits
+    # found_down_after (30 s, longer than this clip) and stays quiet...
     truth = WeakWhenDown(info.truth, clutter=True)
     summary = FallPipeline(truth.detector, truth.classifier, CONFIG, crop=CROP).run(
         video, tmp_path / "out2", save_video=False, progress=False
     )
-    assert summary["alerts"] == 2 and summary["unconfirmed_boxes"] == 0
+    assert summary["alerts"] == 1 and summary["unconfirmed_boxes"] == 0
+    # ... and alerts too when a found-down track waits no longer than a seen fall
+    truth = WeakWhenDown(info.truth, clutter=True)
+    same_wait = PipelineConfig(state=FallStateConfig(smoothing=0.0, alert_after=1.0, found_down_after=1.0))
+    summary = FallPipeline(truth.detector, truth.classifier, same_wait, crop=CROP).run(
+        video, tmp_path / "out3", save_video=False, progress=False
+    )
+    assert summary["alerts"] == 2
 
 
 def test_a_confirmed_track_is_forgotten_after_forget_after() -> None:

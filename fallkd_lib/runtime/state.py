@@ -6,6 +6,12 @@ Every person the tracker follows has a small state machine, driven by the classi
       ^                              |                                    |
       |                              +----(below exit for recovery s)-----+--> recovered --(next update)--> normal
 
+A track that is down from its very first sighting never showed a fall (someone found already down, or a still
+object the detector takes for a lying person): it waits found_down_after seconds (longer) instead of alert_after.
+Trackers often give a person a new id exactly when they fall (a tall box turns wide), so a new track also counts
+as seen up when its first box overlaps, by at least HANDOVER of the smaller box, the last box of a live track
+that was seen up: the fall was seen, under the other id.
+
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
 """
@@ -26,6 +32,7 @@ _log = logging.getLogger(__name__)
 
 STATES = ("normal", "down", "alerted", "recovered")
 EVENT_KINDS = ("fall_started", "long_lie", "recovered", "track_lost")
+HANDOVER = 0.3  # overlap (share of the smaller box) that hands "seen up" from a live track to a new one
 _EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "12.6 - 2.6 >= 10" needs slack
 
 Box = tuple[float, float, float, float]
@@ -65,6 +72,8 @@ class _Track:
     down_since: float | None = None
     below_since: float | None = None  # first time the smoothed prob fell below exit while down
     last_alert: float | None = None
+    seen_up: bool = False  # observed in the normal state at least once (so a fall into down was seen)
+    found_down: bool = False  # the current fall started without the track ever being seen up
 
 
 class FallTracker:
@@ -112,7 +121,8 @@ class FallTracker:
             seen.add(track_id)
             track = self._tracks.get(track_id)
             if track is None:
-                track = self._tracks[track_id] = _Track(prob=prob, last_seen=t, box=box)
+                seen_up = self._seen_up_nearby(box)
+                track = self._tracks[track_id] = _Track(prob=prob, last_seen=t, box=box, seen_up=seen_up)
             else:
                 track.prob += self._alpha(t - track.last_seen) * (prob - track.prob)
                 track.last_seen, track.box = t, box
@@ -141,8 +151,10 @@ class FallTracker:
         events: list[FallEvent] = []
         if track.state == "normal" and track.prob >= cfg.enter:
             track.state, track.down_since, track.below_since = "down", t, None
+            track.found_down = not track.seen_up
             events.append(self._event("fall_started", t, track_id, track))
         if track.state not in ("down", "alerted"):
+            track.seen_up = True
             return events
         if track.prob < cfg.exit:
             if track.below_since is None:
@@ -155,12 +167,17 @@ class FallTracker:
         else:
             track.below_since = None
         assert track.down_since is not None
-        long_enough = t - track.down_since >= cfg.alert_after - _EPS
+        wait = cfg.found_down_after if track.found_down else cfg.alert_after
+        long_enough = t - track.down_since >= wait - _EPS
         cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
         if track.below_since is None and long_enough and cooled:
             track.state, track.last_alert = "alerted", t
             events.append(self._event("long_lie", t, track_id, track))
         return events
+
+    def _seen_up_nearby(self, box: Box) -> bool:
+        """Whether a live track seen up overlaps box by >= HANDOVER of the smaller box (see the module doc)."""
+        return any(other.seen_up and _overlap(other.box, box) >= HANDOVER for other in self._tracks.values())
 
     @staticmethod
     def _seconds_down(t: float, track: _Track) -> float:
@@ -204,3 +221,11 @@ class FallTracker:
             )
             return None
         return int(track_id), float(prob), coords  # type: ignore[return-value]
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection area over the smaller box's area (0.0 for disjoint or empty boxes)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller if w > 0 and h > 0 and smaller > 0 else 0.0
