@@ -143,9 +143,10 @@ def test_a_confirmed_track_is_forgotten_after_forget_after() -> None:
     from fallkd_lib.runtime.sources import Frame
 
     boxes = {0: 0.9, 1: 0.1, 2: 0.1, 8: 0.1}  # frame index -> conf of track 7's box (frames at 1 s)
-    detector = lambda f: (
-        np.array([[10, 10, 40, 60, boxes[f.index], 7]]) if f.index in boxes else np.zeros((0, 6))
-    )  # noqa: E731
+
+    def detector(f) -> np.ndarray:
+        return np.array([[10, 10, 40, 60, boxes[f.index], 7]]) if f.index in boxes else np.zeros((0, 6))
+
     cfg = PipelineConfig(state=FallStateConfig(forget_after=5.0), confirm_conf=0.5)
     pipe = FallPipeline(detector, lambda c: np.zeros(len(c)), cfg, crop=CROP)
     image = np.zeros((80, 120, 3), np.uint8)
