@@ -18,7 +18,10 @@
 #    average with a time constant in seconds, so it behaves the same at 5 or 30 frames per second); the state
 #    becomes `down` when the smoothed value rises above 0.7 and returns to `normal` only when it stays below 0.4
 #    (**hysteresis**: no flicker at 0.5); after `alert_after` seconds down, one **alert**; then a **cooldown**
-#    before the same person can raise another;
+#    before the same person can raise another. A track that is down from its very first sighting never showed
+#    a fall (someone found already lying, or a still object that looks like one): it waits the longer
+#    `found_down_after` (30 s). Trackers often switch a person's id just as they fall (the box turns from tall
+#    to wide), so a new track born on top of a track that was seen upright inherits the seen fall;
 # 5. **alerts** go to every sink (the screen, a JSON-lines log, an HTTP webhook with timeouts and retries);
 #    a failing sink never stops the camera, and every alert stays in the log.
 

@@ -86,3 +86,32 @@ def test_add_clip_frames_writes_labelled_frames_and_replaces_its_own(tmp_path) -
 def test_add_clip_frames_rejects_an_unknown_scenario(tmp_path) -> None:
     with pytest.raises(UsageError, match="unknown clip scenario"):
         add_clip_frames(tmp_path, tmp_path, ("park",), 0, {"dance": 1})
+
+
+def _wide_is_fallen(crops: np.ndarray) -> np.ndarray:
+    """A stand-in classifier that reads only the box's shape: a crop letterboxed with full rows of fill (a box
+    wider than tall, a person lying) is 'fall' 0.95, else 0.05."""
+    fill = (crops == 114).all(axis=-1)
+    rows, cols = fill.all(axis=2).sum(axis=1), fill.all(axis=1).sum(axis=1)
+    return np.where(rows > cols, 0.95, 0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("scenario", "seed", "alerts"), [("fall_stay", 0, 1), ("fall_stay", 1, 1), ("walk", 0, 0)]
+)
+def test_the_quick_camera_follows_a_faller_on_shipped_detections(
+    tmp_path, scenario: str, seed: int, alerts: int
+) -> None:
+    """Shipped detector -> fallkd_bytetrack -> confirmation -> state machine, as the quick profile runs them: the
+    person who falls keeps a confirmed track while lying (boxes scored low), so one long-lie alert; walkers none.
+    Under ultralytics' default tracker settings (the full profile's camera) fall_stay seed 1 raises no alert."""
+    from fallkd_lib.config import pipeline_config
+    from fallkd_lib.data.geometry import CropSpec
+    from fallkd_lib.data.synthetic import generate_clip
+    from fallkd_lib.runtime.pipeline import FallPipeline
+
+    info = generate_clip(tmp_path / scenario, scenario, seconds=20.0, fps=5, size=320, seed=seed)
+    pipe = FallPipeline(shipped_detector(), _wide_is_fallen, pipeline_config("quick"), crop=CropSpec(32, 0.1))
+    summary = pipe.run(info.video, tmp_path / "out", save_video=False, progress=False)
+    assert summary["tracking"] == "ultralytics" and summary["alerts"] == alerts
