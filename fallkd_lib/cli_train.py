@@ -78,7 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(table.to_string(float_format="{:.3f}".format))
     print(f"written to {args.out / 'comparison.csv'}")
     if args.seeds > 1:
-        summary = run_seed_comparison(args.crops, args.out, cfg, seeds=args.seeds)
+        summary = run_seed_comparison(args.crops, args.out, cfg, seeds=args.seeds, jobs=args.jobs)
         print(
             f"\nplain vs distilled EfficientNet-B0 over {args.seeds} seeds (one teacher; gain = paired, same seed):"
         )

@@ -211,3 +211,21 @@ def test_comparison_side_by_side_trains_the_teacher_first_and_resumes_alone(runs
     again = run_comparison(runs["crops"], out, cfg, include=include, progress=False)
     assert {run: (out / run / "best.pt").stat().st_mtime_ns for run in include} == stamps  # nothing retrained
     assert again["accuracy"].tolist() == table["accuracy"].tolist()
+
+
+def test_seed_comparison_side_by_side_matches_a_later_sequential_call(runs, tmp_path: Path) -> None:
+    """jobs=2 trains the teacher, then every seed's students in workers; jobs=1 afterwards retrains nothing."""
+    from fallkd_lib.train.compare import run_seed_comparison
+
+    cfg = train_config(
+        "quick", image_size=32, epochs=1, batch_size=8, seed=0, teacher_epochs=1, max_batches=1
+    )
+    include, out = ("efficientnet_b0", "efficientnet_b0_kd_cached"), tmp_path / "seeds"
+    summary = run_seed_comparison(runs["crops"], out, cfg, seeds=2, include=include, progress=False, jobs=2)
+    assert list(summary.index) == ["efficientnet_b0", "efficientnet_b0 + KD (cached)"]
+    assert (out / "teacher" / CACHE_NAME).is_file() and (out / "seed_1" / include[1] / "best.pt").is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("best.pt")}
+    assert len(stamps) == 1 + 2 * 2  # the teacher and two students per seed
+    again = run_seed_comparison(runs["crops"], out, cfg, seeds=2, include=include, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("best.pt")} == stamps
+    assert again.equals(summary)

@@ -173,27 +173,45 @@ def run_seed_comparison(
     seeds: int = 3,
     include: tuple[str, ...] = KD_CLAIM,
     progress: bool = True,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Does distillation help? Train plain and distilled students with `seeds` seeds and summarise mean +- sd.
 
     One teacher (trained with cfg.seed, reused) teaches every student. Seed cfg.seed trains in (or reuses the
     runs of run_comparison in) runs_dir; seed s > cfg.seed trains in runs_dir/seed_<s>/. Writes seeds.csv (one row per
-    model and seed) and seeds_summary.csv; returns the summary (seed_summary, baseline = include[0]).
+    model and seed) and seeds_summary.csv; returns the summary (seed_summary, baseline = include[0]). jobs > 1
+    trains that many students at a time, as in run_comparison.
     """
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UsageError(f"seeds must be a whole number >= 1, got {seeds!r}")
     _check_runs(include, RUNS[1:])  # every run but the teacher, which is trained once
     runs_dir = Path(runs_dir)
     teacher_dir = runs_dir / "teacher"
-    if any(_kd_mode(r) for r in include):
-        _prepare_teacher(crops_dir, teacher_dir, cfg, None, progress)  # seed cfg.seed, reused by every seed
-    rows = []
-    for seed in range(cfg.seed, cfg.seed + seeds):
-        folder = runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"
-        scfg = replace(cfg, seed=seed)
-        for run in include:
-            name, m = _train_student(run, crops_dir, folder / run, scfg, teacher_dir, None, progress)
-            rows.append({"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES})
+    need_teacher = any(_kd_mode(r) for r in include)
+    students = [
+        (seed, run, (run, crops_dir, folder / run, replace(cfg, seed=seed), teacher_dir, None))
+        for seed in range(cfg.seed, cfg.seed + seeds)
+        for folder in [runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"]
+        for run in include
+    ]
+    if jobs > 1:
+        tasks = [Task("teacher", _prepare_teacher, (crops_dir, teacher_dir, cfg, None, False))] * need_teacher
+        tasks += [
+            Task(f"{run}@{seed}", _train_student, (*args, False), after="teacher" if _kd_mode(run) else None)
+            for seed, run, args in students
+        ]
+        done = run_tasks(tasks, jobs, progress, desc="seed runs")
+        results = [done[f"{run}@{seed}"] for seed, run, _ in students]
+    else:
+        if need_teacher:
+            _prepare_teacher(
+                crops_dir, teacher_dir, cfg, None, progress
+            )  # seed cfg.seed, reused by every seed
+        results = [_train_student(*args, progress) for _, _, args in students]
+    rows = [
+        {"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES}
+        for (seed, _, _), (name, m) in zip(students, results, strict=True)
+    ]
     per_seed = pd.DataFrame(rows).set_index(["model", "seed"])
     summary = seed_summary(per_seed, per_seed.index.get_level_values("model")[0])
     per_seed.to_csv(runs_dir / "seeds.csv")
