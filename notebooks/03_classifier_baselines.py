@@ -101,10 +101,18 @@ budget_table(candidates, 224)
 # trains EfficientNet in NHWC on the CPU too (ResNet, whose dense convolutions gain nothing, stays NCHW), and a
 # batch of 64 keeps both cores busier than 32 (training EfficientNet-B0 at 48 px on 2 cores: 40 images/s in
 # NCHW at batch 32, 86 in NHWC, 120 in NHWC at batch 64).
+#
+#
+# One model trains with `train_classifier(crops, out_dir, cfg, name=...)`. The two baselines are independent, so
+# `run_comparison(..., jobs=2)` trains them side by side, each in its own process on one core: at 48 px a second
+# thread does little for one training (2 epochs of EfficientNet-B0: 20.0 s on one thread, 18.9 s on two), so
+# two one-thread trainings at once finish sooner. The `train_classifier` calls then re-read the finished runs.
 
 # %%
+from fallkd_lib.train.compare import run_comparison
 from fallkd_lib.train.recipes import train_classifier
 
+run_comparison(crops, runs, cfg, include=("resnet18", "efficientnet_b0"), jobs=2)
 resnet = train_classifier(crops, runs / "resnet18", cfg, name="resnet18")
 effnet = train_classifier(crops, runs / "efficientnet_b0", cfg, name="efficientnet_b0")
 

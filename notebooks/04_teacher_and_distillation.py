@@ -153,11 +153,17 @@ print(f"{len(cache)} cached logit rows, fingerprint {cache.fingerprint[:12]}..."
 #
 # *Cached* KD uses the teacher's outputs on un-augmented crops. *Online* KD runs the frozen teacher on the very
 # same augmented batch as the student (costlier per step, but teacher and student see the same pixels).
-# Both use the same training loop as the baselines; only the loss differs.
+# Both use the same training loop as the baselines; only the loss differs. The two students are independent, so
+# `run_comparison(..., jobs=2)` trains them side by side, each in its own process on one core (on a small CPU
+# that beats one after the other on two cores); the `distill` calls then re-read the finished runs, and are
+# the calls to use for one student.
 
 # %%
+from fallkd_lib.train.compare import run_comparison
 from fallkd_lib.train.recipes import distill
 
+students = ("efficientnet_b0_kd_cached", "efficientnet_b0_kd_online")
+run_comparison(crops, runs, cfg, other_crops=other, include=students, jobs=2)
 kd_cached = distill(crops, runs / "efficientnet_b0_kd_cached", cfg, runs / "teacher", "cached", other_crops=other)
 kd_online = distill(crops, runs / "efficientnet_b0_kd_online", cfg, runs / "teacher", "online", other_crops=other)
 
@@ -168,8 +174,6 @@ kd_online = distill(crops, runs / "efficientnet_b0_kd_online", cfg, runs / "teac
 # split and on the other origin. `run_comparison` reuses every finished run above.
 
 # %%
-from fallkd_lib.train.compare import run_comparison
-
 table = run_comparison(crops, runs, cfg, other_crops=other)
 table
 
