@@ -263,3 +263,6 @@ pd.DataFrame({"ms per frame": speed, "file MB": {k: p.stat().st_size / 2**20 for
 # 3. Start a local webhook receiver (`python -m http.server` will not do: it refuses POST; write a 10-line
 #    `http.server` handler) and pass `webhook="http://127.0.0.1:8000/alert"` to `run`. Stop the server: does the
 #    pipeline keep going, and where is the alert kept?
+# 4. Score the clips with `pipeline_config(PROFILE, confirm_conf=None, **{"state.found_down_after": 10.0})`,
+#    that is without track confirmation and with no longer wait for a track found already down. Which false
+#    alerts come back, and what are they? (Look at the snapshots in `runs/.../pipeline/<clip>/snapshots/`.)
