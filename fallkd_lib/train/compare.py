@@ -67,6 +67,24 @@ def _prepare_teacher(crops_dir, teacher_dir: Path, cfg: TrainConfig, other_crops
     return teacher
 
 
+def _train_runs(
+    teacher: tuple | None, students: dict[str, tuple], jobs: int, progress: bool, desc: str = "runs"
+) -> tuple[dict | None, dict[str, tuple[str, dict]]]:
+    """Prepare the teacher (its _prepare_teacher arguments but progress; None: no teacher), then train every
+    student (key -> its _train_student arguments but progress); jobs > 1 runs them that many at a time in worker
+    processes, the KD students after the teacher. Returns the teacher's record and {key: (name, record)}."""
+    if jobs > 1:
+        tasks = [Task("teacher", _prepare_teacher, (*teacher, False))] if teacher is not None else []
+        tasks += [
+            Task(key, _train_student, (*args, False), after="teacher" if _kd_mode(args[0]) else None)
+            for key, args in students.items()
+        ]
+        done = run_tasks(tasks, jobs, progress, desc=desc)
+        return done.get("teacher"), {key: done[key] for key in students}  # type: ignore[misc]
+    record = _prepare_teacher(*teacher, progress) if teacher is not None else None
+    return record, {key: _train_student(*args, progress) for key, args in students.items()}
+
+
 def _train_student(
     run: str, crops_dir, out_dir: Path, cfg: TrainConfig, teacher_dir: Path, other_crops, progress: bool
 ) -> tuple[str, dict]:
@@ -101,38 +119,19 @@ def run_comparison(
     results: dict[str, dict] = {}
     started = time.perf_counter()
     need_teacher = any(r == "teacher" or _kd_mode(r) for r in include)
-    if jobs > 1:
-        tasks = [
-            Task("teacher", _prepare_teacher, (crops_dir, teacher_dir, cfg, other_crops, False))
-        ] * need_teacher
-        tasks += [
-            Task(
-                run,
-                _train_student,
-                (run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, False),
-                after="teacher" if _kd_mode(run) else None,
-            )
-            for run in include
-            if run != "teacher"
-        ]
-        done = run_tasks(tasks, jobs, progress)
-        for run in include:
-            if run == "teacher":
-                results[f"teacher ({cfg.teacher})"] = done["teacher"]
-            else:
-                name, record = done[run]
-                results[name] = record
-    else:
-        if need_teacher:
-            teacher = _prepare_teacher(crops_dir, teacher_dir, cfg, other_crops, progress)
-            if "teacher" in include:
-                results[f"teacher ({cfg.teacher})"] = teacher
-        for run in include:
-            if run != "teacher":
-                name, record = _train_student(
-                    run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops, progress
-                )
-                results[name] = record
+    students = {
+        run: (run, crops_dir, runs_dir / run, cfg, teacher_dir, other_crops)
+        for run in include
+        if run != "teacher"
+    }
+    teacher_args = (crops_dir, teacher_dir, cfg, other_crops) if need_teacher else None
+    teacher, trained = _train_runs(teacher_args, students, jobs, progress)
+    for run in include:
+        if run == "teacher":
+            results[f"teacher ({cfg.teacher})"] = teacher
+        else:
+            name, record = trained[run]
+            results[name] = record
     table = comparison_table(results)
     table.attrs["seconds"] = round(time.perf_counter() - started, 1)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -187,36 +186,35 @@ def run_seed_comparison(
     _check_runs(include, RUNS[1:])  # every run but the teacher, which is trained once
     runs_dir = Path(runs_dir)
     teacher_dir = runs_dir / "teacher"
-    need_teacher = any(_kd_mode(r) for r in include)
-    students = [
-        (seed, run, (run, crops_dir, folder / run, replace(cfg, seed=seed), teacher_dir, None))
-        for seed in range(cfg.seed, cfg.seed + seeds)
-        for folder in [runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"]
-        for run in include
-    ]
-    if jobs > 1:
-        tasks = [Task("teacher", _prepare_teacher, (crops_dir, teacher_dir, cfg, None, False))] * need_teacher
-        tasks += [
-            Task(f"{run}@{seed}", _train_student, (*args, False), after="teacher" if _kd_mode(run) else None)
-            for seed, run, args in students
-        ]
-        done = run_tasks(tasks, jobs, progress, desc="seed runs")
-        results = [done[f"{run}@{seed}"] for seed, run, _ in students]
-    else:
-        if need_teacher:
-            _prepare_teacher(
-                crops_dir, teacher_dir, cfg, None, progress
-            )  # seed cfg.seed, reused by every seed
-        results = [_train_student(*args, progress) for _, _, args in students]
-    rows = [
-        {"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES}
-        for (seed, _, _), (name, m) in zip(students, results, strict=True)
-    ]
+    pairs = [(seed, run) for seed in range(cfg.seed, cfg.seed + seeds) for run in include]
+    students = {
+        f"{run}@{seed}": (
+            run,
+            crops_dir,
+            _seed_folder(runs_dir, cfg, seed) / run,
+            replace(cfg, seed=seed),
+            teacher_dir,
+            None,
+        )
+        for seed, run in pairs
+    }
+    # one teacher, trained with cfg.seed, teaches the students of every seed
+    teacher = (crops_dir, teacher_dir, cfg, None) if any(_kd_mode(r) for r in include) else None
+    _, trained = _train_runs(teacher, students, jobs, progress, desc="seed runs")
+    rows = []
+    for seed, run in pairs:
+        name, m = trained[f"{run}@{seed}"]
+        rows.append({"model": name, "seed": seed} | {k: _row(name, m)[k] for k in SCORES})
     per_seed = pd.DataFrame(rows).set_index(["model", "seed"])
     summary = seed_summary(per_seed, per_seed.index.get_level_values("model")[0])
     per_seed.to_csv(runs_dir / "seeds.csv")
     summary.to_csv(runs_dir / "seeds_summary.csv")
     return summary
+
+
+def _seed_folder(runs_dir: Path, cfg: TrainConfig, seed: int) -> Path:
+    """Where a seed's students train: runs_dir for cfg.seed (the runs of run_comparison), else runs_dir/seed_<s>."""
+    return runs_dir if seed == cfg.seed else runs_dir / f"seed_{seed}"
 
 
 def format_seed_summary(summary: pd.DataFrame) -> str:
