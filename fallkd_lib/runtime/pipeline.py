@@ -95,6 +95,7 @@ class FallPipeline:
             )
         self.detector, self.classifier, self.crop = detector, classifier, crop
         self.config = config or PipelineConfig()
+        self.tracker_yaml = tracker_config(self.config.tracker)  # resolved once, not per frame
         self.imgsz = self.config.imgsz
         if hasattr(detector, "predict"):
             self.imgsz = input_size(detector, self.config.imgsz)
@@ -131,8 +132,7 @@ class FallPipeline:
         args = dict(imgsz=self.imgsz, conf=self.config.conf, iou=self.config.iou, verbose=False)
         if self.tracking is not False:
             try:
-                tracker = tracker_config(self.config.tracker)
-                result = self.detector.track(bgr, persist=True, tracker=tracker, **args)[0]
+                result = self.detector.track(bgr, persist=True, tracker=self.tracker_yaml, **args)[0]
             except ImportError as exc:  # ByteTrack's `lap` missing: ultralytics may not install it here
                 self.tracking = False
                 _log.warning(
