@@ -45,12 +45,11 @@ def run_stages(work: Path, jobs: int = DEFAULT_JOBS) -> tuple[pd.DataFrame, pd.D
         t = time.perf_counter()
         run_comparison(data["crops_dir"], runs, cfg, progress=False, jobs=jobs)
         times[f"train all {len(RUNS)} runs, {jobs} at a time"] = time.perf_counter() - t
-    for run in (
-        RUNS if jobs == 1 else ()
-    ):  # one at a time: each gets its own time (the teacher's with its cache)
-        t = time.perf_counter()
-        run_comparison(data["crops_dir"], runs, cfg, include=(run,), progress=False)
-        times[f"train {run}"] = time.perf_counter() - t
+    else:
+        for run in RUNS:  # one at a time: each gets its own time (the teacher's with its cache)
+            t = time.perf_counter()
+            run_comparison(data["crops_dir"], runs, cfg, include=(run,), progress=False)
+            times[f"train {run}"] = time.perf_counter() - t
     table = run_comparison(data["crops_dir"], runs, cfg, progress=False)  # every run finished: re-read only
     t = time.perf_counter()
     clips = quick_camera_on_clips(runs, work / "data" / "clips", progress=False)

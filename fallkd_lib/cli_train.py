@@ -54,7 +54,7 @@ def cmd_distill(args: argparse.Namespace) -> None:
 
 # two single-threaded trainings side by side beat the same two one after the other with two threads each: the quick
 # profile's small inputs leave a second thread mostly idle (2 epochs of EfficientNet-B0 at 48 px on 2 cores: 20.0 s
-# on 1 thread, 18.9 s on 2; ResNet18 29.0 s vs 21.7 s), so the demo's five trainings take 308 s at 2 jobs
+# on 1 thread, 18.9 s on 2; ResNet18 29.0 s vs 21.7 s), so the demo's five trainings take 238 s at 2 jobs
 DEFAULT_JOBS = 2
 
 
