@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -246,7 +247,8 @@ class FallPipeline:
         max_frames: int | None = None,
     ) -> dict:
         """Process a source into out_dir (events.jsonl, alerts.jsonl, alert_deliveries.jsonl, annotated video or
-        images, snapshots/, summary.json); returns the summary."""
+        images, snapshots/, summary.json); returns the summary. source is what iter_frames reads (fps then
+        overrides a video's clock) or an iterable of Frame objects (fps is then only the annotated video's)."""
         from tqdm.auto import tqdm
 
         from fallkd_lib.runtime.alerts import JsonlSink, StdoutSink
@@ -275,7 +277,8 @@ class FallPipeline:
         start, error = time.perf_counter(), None
         try:
             with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
-                frames = iter_frames(source, fps=fps, stats=stats)
+                given = isinstance(source, Iterable) and not isinstance(source, str | Path)
+                frames = source if given else iter_frames(source, fps=fps, stats=stats)
                 for frame in tqdm(frames, desc="detect", unit="frame", disable=not progress):
                     result = self.process(frame)
                     for event in result.events:
