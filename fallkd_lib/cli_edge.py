@@ -1,4 +1,5 @@
-"""The edge commands of `fallkd`: `detect` (the camera pipeline) and `export-det` (ONNX and int8 detector)."""
+"""The edge commands of `fallkd`: `detect` (the camera pipeline), `score-clips` (the pipeline scored on
+labelled real clips) and `export-det` (ONNX and int8 detector)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,30 @@ def cmd_detect(args: argparse.Namespace) -> None:
     print(
         f"wrote {Path(args.out) / 'summary.json'}, events.jsonl, alerts.jsonl, {summary['annotated'] or 'no video'}"
     )
+
+
+def cmd_score_clips(args: argparse.Namespace) -> None:
+    """Run the fall pipeline on every clip of a labelled folder; print each clip's outcome and a verdict."""
+    from fallkd_lib.runtime.labelled_clips import (
+        clip_scores_table,
+        clip_scores_verdict,
+        read_clip_labels,
+        score_labelled_clips,
+    )
+    from fallkd_lib.runtime.pipeline import FallPipeline
+
+    labels = read_clip_labels(args.folder)  # a bad folder fails before the models load
+    cfg = cli_config(PipelineConfig, args.profile, args.set)
+    pipeline = FallPipeline(args.detector, args.classifier, cfg)  # type: ignore[arg-type]
+    print(f"{len(labels)} clips in {args.folder}, sampled at {args.fps or 'their own'} fps")
+    result = score_labelled_clips(
+        pipeline, args.folder, args.out, fps=args.fps or None, loop_seconds=args.loop_seconds
+    )
+    columns = ["kind", "outcome", "n_alerts", "first_alert_s", "delay_from_onset_s", "long_enough"]
+    table = clip_scores_table(result)[columns]
+    print(table.astype(object).where(table.notna(), "-").to_string(float_format="{:.2f}".format))
+    print(clip_scores_verdict(result["summary"]))
+    print(f"wrote {Path(args.out) / 'clip_scores.csv'} and .json; each clip's run in {args.out}/<clip stem>/")
 
 
 def cmd_export_det(args: argparse.Namespace) -> None:
@@ -90,7 +115,7 @@ def cmd_export_det(args: argparse.Namespace) -> None:
 
 
 def add_edge_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `detect` and `export-det` to the fallkd parser."""
+    """Add `detect`, `score-clips` and `export-det` to the fallkd parser."""
     p = sub.add_parser("detect", help="run fall detection with alerts on a video, images, webcam or stream")
     p.add_argument(
         "source", help="video file, image, image folder, webcam index (0) or rtsp:// / http:// URL"
@@ -109,6 +134,23 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     config_options(p, "PipelineConfig (state.* = FallStateConfig)")
     p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("score-clips", help="score fall alerts per clip on a folder of labelled real videos")
+    p.add_argument("folder", type=Path, help="folder with labels.csv and the videos it names")
+    p.add_argument(
+        "--detector", type=Path, required=True, help="detector weights/best.pt or its (int8) ONNX export"
+    )
+    p.add_argument("--classifier", type=Path, required=True, help="classifier run folder, best.pt or .onnx")
+    p.add_argument("--out", type=Path, required=True, help="output folder (finished clips are not run again)")
+    p.add_argument("--fps", type=float, default=5.0, help="frames per second to sample (0: every frame)")
+    p.add_argument(
+        "--loop-seconds",
+        type=float,
+        default=None,
+        help="replay shorter lying-still clips until this many seconds (to pass state.found_down_after)",
+    )
+    config_options(p, "PipelineConfig (state.* = FallStateConfig)")
+    p.set_defaults(func=cmd_score_clips)
 
     p = sub.add_parser(
         "export-det", help="export the detector to ONNX; with --calib also an int8 copy + parity"
