@@ -258,11 +258,18 @@ class FallStateConfig:
         depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
     enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
         getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
-    alert_after: seconds down (from the frame the fall started) before the long-lie alert, for a track that was
-        seen not down first (the fall itself was seen).
-    found_down_after: seconds down before the alert for a track that was down from its first sighting (found
-        already down: someone fallen out of view, or reading on the grass, or an object that looks like a
-        lying person); longer than alert_after, because nothing showed a fall.
+    alert_after: seconds down (from the frame the fall started) before the long-lie alert when the fall itself
+        was seen (the fast path, below).
+    found_down_after: seconds down before the alert when no fall was seen (the slow, long-lie path): someone
+        found already down or fallen out of view, someone who sat or lay down on purpose, or an object that
+        looks like a lying person; longer than alert_after, because nothing showed a fall.
+    fall_drop / fall_window / fall_lookback: a fall is seen when the track's box top fell by at least fall_drop of
+        the box's earlier height within fall_window seconds, from fall_lookback seconds before the track turned
+        down (the classifier and the smoothing lag behind the body) to fall_window after. A fall takes about a
+        second from upright to the ground, and the head ends near the floor, well over half a body height down;
+        sitting down, even on the ground, takes longer and drops the head less. In the image the drop shrinks
+        for a fall along the camera's line of sight seen from a steep camera (about 1 - tan(elevation) of the
+        height for a head landing away from it): such a fall takes the slow path; lower fall_drop there.
     cooldown: seconds after an alert before the same track can alert again (a person who stays down is
         reported again every cooldown seconds).
     recovery: seconds the smoothed probability must stay below exit to count as recovered.
@@ -274,13 +281,17 @@ class FallStateConfig:
     exit: float = 0.4
     alert_after: float = 10.0
     found_down_after: float = 30.0
+    fall_drop: float = 0.4
+    fall_window: float = 1.5
+    fall_lookback: float = 5.0
     cooldown: float = 60.0
     recovery: float = 3.0
     forget_after: float = 5.0
 
     def __post_init__(self) -> None:
         """Reject settings that would make the state machine meaningless."""
-        for name in ("smoothing", "alert_after", "found_down_after", "cooldown", "recovery", "forget_after"):
+        seconds = ("smoothing", "alert_after", "found_down_after", "fall_window", "fall_lookback", "cooldown")
+        for name in (*seconds, "recovery", "forget_after"):
             value = getattr(self, name)
             if not (_number(value) and value >= 0):
                 raise UsageError(f"FallStateConfig.{name}={value!r}: must be a finite number of seconds >= 0")
@@ -288,6 +299,11 @@ class FallStateConfig:
             raise UsageError(
                 f"FallStateConfig.found_down_after={self.found_down_after!r} < alert_after={self.alert_after!r}: "
                 "a person found already down (no fall seen) must wait at least as long as a seen fall"
+            )
+        if not (_number(self.fall_drop) and 0 < self.fall_drop <= 1):
+            raise UsageError(
+                f"FallStateConfig.fall_drop={self.fall_drop!r}: must be a share of the box height in (0, 1], "
+                "e.g. 0.4; to alert as fast on every down track, set found_down_after = alert_after instead"
             )
         if self.forget_after == 0:
             raise UsageError(

@@ -18,11 +18,18 @@
 #    average with a time constant in seconds, so it behaves the same at 5 or 30 frames per second); the state
 #    becomes `down` when the smoothed value rises above 0.7 and returns to `normal` only when it stays below 0.4
 #    (**hysteresis**: no flicker at 0.5); after `alert_after` seconds down, one **alert**; then a **cooldown**
-#    before the same person can raise another. A track that is down from its very first sighting never showed
-#    a fall (someone found already lying, or a still object that looks like one): it waits the longer
-#    `found_down_after` (30 s). Trackers often switch a person's id just as they fall (the box turns from tall
-#    to wide), so a new track born on top of a track that was seen upright inherits the seen fall;
-# 5. **alerts** go to every sink (the screen, a JSON-lines log, an HTTP webhook with timeouts and retries);
+#    before the same person can raise another;
+# 5. **two alert paths**, because a fall is an event, not a pose. The *fast path* (`alert_after`, 10 s) needs
+#    the fall itself to have been seen: within 1.5 s (`fall_window`) the top of the person's box dropped
+#    by at least 0.4 of the box's height (`fall_drop`), as a head does when a body goes from upright to the
+#    ground, no more than 5 s (`fall_lookback`) before the classifier turned the track `down`. Every other
+#    `down` track takes the *slow path* and waits `found_down_after` (30 s): someone found already lying, a
+#    person who sat down on the grass (slower, and the head drops less), a still object that looks like a
+#    person lying. So a classifier that mistakes a sitter for a fallen person costs one late alert instead of
+#    a quick false one, and a fall the geometry misses is still reported, later. Trackers often switch a
+#    person's id just as they fall (the box turns from tall to wide), so a new track born on top of a live
+#    track takes over its recent boxes and the time of its drop;
+# 6. **alerts** go to every sink (the screen, a JSON-lines log, an HTTP webhook with timeouts and retries);
 #    a failing sink never stops the camera, and every alert stays in the log.
 
 # %%
@@ -264,5 +271,6 @@ pd.DataFrame({"ms per frame": speed, "file MB": {k: p.stat().st_size / 2**20 for
 #    `http.server` handler) and pass `webhook="http://127.0.0.1:8000/alert"` to `run`. Stop the server: does the
 #    pipeline keep going, and where is the alert kept?
 # 4. Score the clips with `pipeline_config(PROFILE, confirm_conf=None, **{"state.found_down_after": 10.0})`,
-#    that is without track confirmation and with no longer wait for a track found already down. Which false
-#    alerts come back, and what are they? (Look at the snapshots in `runs/.../pipeline/<clip>/snapshots/`.)
+#    that is without track confirmation and with the slow path as quick as the fast one. Which false alerts
+#    come back, and what are they? (Look at the snapshots in `runs/.../pipeline/<clip>/snapshots/`.) Then set
+#    `"state.fall_drop": 0.2` instead: which tracks now count as seen falls?

@@ -14,6 +14,8 @@ import pytest
 from fallkd_lib.runtime.state import FallEvent, FallStateConfig, FallTracker
 
 BOX = (10.0, 20.0, 110.0, 220.0)
+# the same person lying: the box top fell 140 px, over fall_drop (0.4) of the 200 px upright height, in one frame
+DOWN_BOX = (10.0, 160.0, 210.0, 220.0)
 UP, LYING = 0.1, 0.95
 # most sequences below start lying at t = 0 (found down): there a found-down track waits as long as a seen fall
 NO_SMOOTHING = FallStateConfig(smoothing=0.0, found_down_after=10.0)
@@ -23,14 +25,15 @@ FOUND_DOWN = FallStateConfig(smoothing=0.0)  # the default found_down_after, 30 
 def feed(
     tracker: FallTracker, fps: float, segments: list[tuple[float, float | None]], start: float = 0.0
 ) -> list:
-    """Feed track 1 segment by segment: (seconds, prob), prob None = hidden; frame i is at time i / fps."""
+    """Feed track 1 segment by segment: (seconds, prob), prob None = hidden; frame i is at time i / fps. The box
+    is BOX while prob < 0.5 and DOWN_BOX from 0.5 on, so a track seen upright before it lies was seen falling."""
     events: list[FallEvent] = []
     frame = round(start * fps)
     for seconds, prob in segments:
         n = round(seconds * fps)
         assert math.isclose(n, seconds * fps), "segments must be whole frames"
         for _ in range(n):
-            obs = [] if prob is None else [(1, prob, BOX)]
+            obs = [] if prob is None else [(1, prob, DOWN_BOX if prob >= 0.5 else BOX)]
             events += tracker.update(frame / fps, obs)
             frame += 1
     return events
@@ -71,7 +74,7 @@ def test_long_lie_raises_exactly_one_alert_on_time(
     fall, long_lie, back = events
     assert fall.seconds_down == 0.0
     assert long_lie.seconds_down == pytest.approx(10.0, abs=1e-9)
-    assert long_lie.prob == pytest.approx(LYING, abs=0.01) and long_lie.box == BOX
+    assert long_lie.prob == pytest.approx(LYING, abs=0.01) and long_lie.box == DOWN_BOX and long_lie.fall_seen
     assert back.seconds_down == pytest.approx(recovered - start)
     assert tracker.states()[1].state == "normal"
 
@@ -267,6 +270,10 @@ def test_bad_observations_are_skipped_and_counted() -> None:
         ({"alert_after": -1.0}, r"alert_after=-1\.0"),
         ({"smoothing": float("inf")}, "smoothing=inf"),
         ({"forget_after": 0.0}, "would drop every track"),
+        ({"fall_drop": 0.0}, r"fall_drop=0\.0: must be a share of the box height in \(0, 1\]"),
+        ({"fall_drop": 1.5}, r"fall_drop=1\.5"),
+        ({"fall_window": -1.0}, r"fall_window=-1\.0"),
+        ({"fall_lookback": float("nan")}, "fall_lookback=nan"),
     ],
 )
 def test_config_rejects_meaningless_settings(kwargs: dict, message: str) -> None:
@@ -306,8 +313,9 @@ def test_found_down_after_shorter_than_alert_after_is_an_error() -> None:
 
 # Track 1 walks (up) 2 s at BOX, then disappears; track 2 appears lying at 2.0 (the tracker switched ids as the
 # box turned wide). Overlap with BOX (100 x 200): LOW (60..160, 180..230; 100 x 50) shares 50 x 40 = 2000 of
-# the smaller 5000: 0.4 >= HANDOVER, so the fall was seen: alert at 2.0 + 10. FAR shares nothing: found down,
-# alert at 2.0 + 30 = 32.0.
+# the smaller 5000: 0.4 >= HANDOVER, so track 2 takes over track 1's recent boxes: its top at 180 is 160 px
+# below BOX's top at 1.9 s (>= 0.4 x 200), so the fall was seen: alert at 2.0 + 10. FAR shares nothing: no fall
+# seen, alert at 2.0 + 30 = 32.0.
 LOW, FAR = (60.0, 180.0, 160.0, 230.0), (400.0, 180.0, 500.0, 230.0)
 
 
@@ -330,3 +338,73 @@ def test_overlap_is_intersection_over_the_smaller_box() -> None:
 
     assert _overlap(BOX, LOW) == pytest.approx(0.4) and _overlap(LOW, BOX) == pytest.approx(0.4)
     assert _overlap(BOX, FAR) == 0.0 and _overlap(BOX, (20.0, 30.0, 40.0, 50.0)) == 1.0  # contained
+
+
+def feed_boxes(tracker: FallTracker, fps: float, seconds: float, prob_at, box_at) -> list[FallEvent]:
+    """Feed track 1 for `seconds`: prob_at(t) and box_at(t) give each frame's fall probability and box."""
+    events: list[FallEvent] = []
+    for i in range(round(seconds * fps)):
+        t = i / fps
+        events += tracker.update(t, [(1, prob_at(t), box_at(t))])
+    return events
+
+
+def sliding(t0: float, seconds: float, top0: float, top1: float):
+    """A box (10, top, 110, 220) whose top moves linearly from top0 at t0 to top1 at t0 + seconds."""
+
+    def box_at(t: float) -> tuple[float, float, float, float]:
+        share = min(max((t - t0) / seconds, 0.0), 1.0)
+        return (10.0, top0 + share * (top1 - top0), 110.0, 220.0)
+
+    return box_at
+
+
+# smoothing 0, 10 fps, lying prob from 4.0. The top goes from 20 to 120 (100 px = 0.5 of the 200 px height):
+# in 0.5 s (t 3.0 to 3.5), it falls 0.5 of the height within fall_window = 1.5 s: a fall seen, alert at 4 + 10.
+# Over 3 s (sitting down slowly): 33.3 px a second, 50 px = 0.25 of the height < 0.4 within any 1.5 s: the
+# slow path, alert at 4 + 30. A 0.5 s drop of only 60 px (0.3 of the height) is no fall either.
+@pytest.mark.parametrize(
+    ("seconds", "top1", "alert", "seen"),
+    [(0.5, 120.0, 14.0, True), (3.0, 120.0, 34.0, False), (0.5, 80.0, 34.0, False)],
+)
+def test_only_a_fast_deep_drop_of_the_box_is_a_seen_fall(seconds, top1, alert, seen) -> None:
+    tracker = FallTracker(FOUND_DOWN)
+    events = feed_boxes(
+        tracker, 10, 40, lambda t: LYING if t >= 4.0 else UP, sliding(3.0, seconds, 20.0, top1)
+    )
+    assert [(e.kind, round(e.time, 6), e.fall_seen) for e in events] == [
+        ("fall_started", 4.0, seen),
+        ("long_lie", alert, seen),
+    ]
+
+
+# smoothing 0, 10 fps; the box drops in one frame at `drop`, the classifier says lying from 8.0 (it lags).
+# fall_lookback = 5: a drop at 3.0 (5.0 s before) is still the seen fall (alert at 18.0); at 2.9 it is not
+# (38.0). fall_window = 1.5: a drop after the track turned down counts up to 9.5 (alert 18.0), not at 9.6 (38.0).
+@pytest.mark.parametrize(("drop", "alert"), [(3.0, 18.0), (2.9, 38.0), (9.5, 18.0), (9.6, 38.0)])
+def test_the_drop_counts_from_fall_lookback_before_to_fall_window_after_turning_down(drop, alert) -> None:
+    tracker = FallTracker(FOUND_DOWN)
+
+    def box_at(t: float) -> tuple[float, float, float, float]:
+        return DOWN_BOX if t >= drop - 1e-9 else BOX
+
+    events = feed_boxes(tracker, 10, 45, lambda t: LYING if t >= 8.0 else UP, box_at)
+    assert [(e.kind, round(e.time, 6)) for e in events] == [("fall_started", 8.0), ("long_lie", alert)]
+
+
+# A seen fall, recovered, then down again without a drop (the box stays low): the second fall is not seen.
+# smoothing 0, 10 fps: up 2 s, lying 4 s (drop at 2.0; down 2.0), up prob 4 s at DOWN_BOX (below exit at 6.0,
+# recovered 9.0), lying again from 10.0 at DOWN_BOX: no drop near 10.0, so it waits 30 s: alert at 40.0.
+def test_a_fall_seen_once_does_not_speed_up_the_next_one() -> None:
+    tracker = FallTracker(FOUND_DOWN)
+
+    def prob_at(t: float) -> float:
+        return LYING if 2.0 <= t < 6.0 or t >= 10.0 else UP
+
+    events = feed_boxes(tracker, 10, 45, prob_at, lambda t: BOX if t < 2.0 else DOWN_BOX)
+    assert [(e.kind, round(e.time, 6), e.fall_seen) for e in events] == [
+        ("fall_started", 2.0, True),
+        ("recovered", 9.0, True),  # the fall it recovered from was seen
+        ("fall_started", 10.0, False),
+        ("long_lie", 40.0, False),
+    ]

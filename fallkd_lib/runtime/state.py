@@ -6,11 +6,16 @@ Every person the tracker follows has a small state machine, driven by the classi
       ^                              |                                    |
       |                              +----(below exit for recovery s)-----+--> recovered --(next update)--> normal
 
-A track that is down from its very first sighting never showed a fall (someone found already down, or a still
-object the detector takes for a lying person): it waits found_down_after seconds (longer) instead of alert_after.
-Trackers often give a person a new id exactly when they fall (a tall box turns wide), so a new track also counts
-as seen up when its first box overlaps, by at least HANDOVER of the smaller box, the last box of a live track
-that was seen up: the fall was seen, under the other id.
+A fall is an event, not a pose, so there are two alert paths. The fast one (alert_after) needs the fall to have
+been seen: the track's box dropped fast (its top edge fell by at least fall_drop of the box's height within
+fall_window seconds, as a body does in the second or so a fall takes) at most fall_lookback seconds before the track
+turned down, or within fall_window after. Every other down track takes the slow, long-lie path
+(found_down_after): someone found already down, someone who sat or lay down slowly on purpose, or a still object
+the detector takes for a lying person. A classifier that mistakes a sitter for a fallen person therefore costs a
+late alert, not a quick false one, and a fall the geometry misses still alerts, later.
+Trackers often give a person a new id exactly when they fall (a tall box turns wide), so a new track whose first
+box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over that track's recent
+boxes and the time of its last drop: the fall was seen, under the other id.
 
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
@@ -21,9 +26,9 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fallkd_lib.config import FallStateConfig  # noqa: F401 (the state machine's settings, re-exported)
 from fallkd_lib.errors import UsageError
@@ -32,7 +37,7 @@ _log = logging.getLogger(__name__)
 
 STATES = ("normal", "down", "alerted", "recovered")
 EVENT_KINDS = ("fall_started", "long_lie", "recovered", "track_lost")
-HANDOVER = 0.3  # overlap (share of the smaller box) that hands "seen up" from a live track to a new one
+HANDOVER = 0.3  # overlap (share of the smaller box) that hands a live track's recent boxes to a new one
 _EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "12.6 - 2.6 >= 10" needs slack
 
 Box = tuple[float, float, float, float]
@@ -50,6 +55,8 @@ class FallEvent:
     prob: float  # smoothed fall probability
     seconds_down: float  # 0.0 when the track is not down
     box: Box
+    # the fast path: the box dropped like a fall around the time the track turned down
+    fall_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,11 @@ class _Track:
     down_since: float | None = None
     below_since: float | None = None  # first time the smoothed prob fell below exit while down
     last_alert: float | None = None
-    seen_up: bool = False  # observed in the normal state at least once (so a fall into down was seen)
-    found_down: bool = False  # the current fall started without the track ever being seen up
+    # (time, top, height) of the boxes of the last fall_window seconds
+    boxes: deque[tuple[float, float, float]] = field(default_factory=deque)
+    # the latest frame that completed a drop of fall_drop of the box height within fall_window
+    dropped_at: float | None = None
+    fall_seen: bool = False  # the current fall was seen (a drop near down_since): the fast path
 
 
 class FallTracker:
@@ -121,11 +131,11 @@ class FallTracker:
             seen.add(track_id)
             track = self._tracks.get(track_id)
             if track is None:
-                seen_up = self._seen_up_nearby(box)
-                track = self._tracks[track_id] = _Track(prob=prob, last_seen=t, box=box, seen_up=seen_up)
+                track = self._tracks[track_id] = self._new_track(prob, t, box)
             else:
                 track.prob += self._alpha(t - track.last_seen) * (prob - track.prob)
                 track.last_seen, track.box = t, box
+            self._note_drop(t, track)
             events.extend(self._step(t, track_id, track))
         return events
 
@@ -150,12 +160,12 @@ class FallTracker:
         cfg = self.config
         events: list[FallEvent] = []
         if track.state == "normal" and track.prob >= cfg.enter:
-            track.state, track.down_since, track.below_since = "down", t, None
-            track.found_down = not track.seen_up
+            track.state, track.down_since, track.below_since, track.fall_seen = "down", t, None, False
+            self._check_fall_seen(track)
             events.append(self._event("fall_started", t, track_id, track))
         if track.state not in ("down", "alerted"):
-            track.seen_up = True
             return events
+        self._check_fall_seen(track)
         if track.prob < cfg.exit:
             if track.below_since is None:
                 track.below_since = t
@@ -163,11 +173,12 @@ class FallTracker:
                 track.state = "recovered"
                 events.append(self._event("recovered", t, track_id, track))
                 track.down_since = track.below_since = None
+                track.fall_seen = False
                 return events
         else:
             track.below_since = None
         assert track.down_since is not None
-        wait = cfg.found_down_after if track.found_down else cfg.alert_after
+        wait = cfg.alert_after if track.fall_seen else cfg.found_down_after
         long_enough = t - track.down_since >= wait - _EPS
         cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
         if track.below_since is None and long_enough and cooled:
@@ -175,9 +186,34 @@ class FallTracker:
             events.append(self._event("long_lie", t, track_id, track))
         return events
 
-    def _seen_up_nearby(self, box: Box) -> bool:
-        """Whether a live track seen up overlaps box by >= HANDOVER of the smaller box (see the module doc)."""
-        return any(other.seen_up and _overlap(other.box, box) >= HANDOVER for other in self._tracks.values())
+    def _new_track(self, prob: float, t: float, box: Box) -> _Track:
+        """A new track; it takes over the recent boxes and last drop of the live track it overlaps most, if any."""
+        track = _Track(prob=prob, last_seen=t, box=box)
+        overlaps = [(_overlap(other.box, box), key) for key, other in self._tracks.items()]
+        best = max(overlaps, default=(0.0, None))
+        if best[0] >= HANDOVER:
+            other = self._tracks[best[1]]
+            track.boxes, track.dropped_at = deque(other.boxes), other.dropped_at
+        return track
+
+    def _note_drop(self, t: float, track: _Track) -> None:
+        """Remember the track's box top and height; note the frame that completes a drop fast enough for a fall
+        (once: the boxes before it are forgotten, so the same drop is not noted again on the next frames)."""
+        cfg, (_, top, _, bottom) = self.config, track.box
+        boxes = track.boxes
+        while boxes and t - boxes[0][0] > cfg.fall_window + _EPS:
+            boxes.popleft()
+        if any(top - earlier >= cfg.fall_drop * height - _EPS for _, earlier, height in boxes):
+            track.dropped_at = t
+            boxes.clear()
+        boxes.append((t, top, bottom - top))
+
+    def _check_fall_seen(self, track: _Track) -> None:
+        """Mark a down track's fall as seen when its box dropped from fall_lookback before to fall_window after."""
+        cfg, dropped, since = self.config, track.dropped_at, track.down_since
+        if track.fall_seen or dropped is None or since is None:
+            return
+        track.fall_seen = since - cfg.fall_lookback - _EPS <= dropped <= since + cfg.fall_window + _EPS
 
     @staticmethod
     def _seconds_down(t: float, track: _Track) -> float:
@@ -186,7 +222,8 @@ class FallTracker:
 
     def _event(self, kind: str, t: float, track_id: int, track: _Track) -> FallEvent:
         """Build an event from a track's current values."""
-        return FallEvent(kind, t, track_id, track.state, track.prob, self._seconds_down(t, track), track.box)
+        seconds_down = self._seconds_down(t, track)
+        return FallEvent(kind, t, track_id, track.state, track.prob, seconds_down, track.box, track.fall_seen)
 
     def _parse(self, obs: Observation, seen: set[int]) -> tuple[int, float, Box] | None:
         """Validate one observation; a bad one is skipped, counted in self.skipped and logged."""
