@@ -52,14 +52,16 @@ def write_labels(folder: Path, rows: list[str], header: str = HEADER) -> Path:
 
 
 class StandIn:
-    """One person box (track 1) in every frame; fall probability 0.95 on a bright crop, 0.05 on a dark one."""
+    """One person (track 1) in every frame: upright (8..56) on a dark frame, lying (40..56: the top drops 32 px,
+    over fall_drop 0.4 of 48, a seen fall) on a bright one; fall probability 0.95 on a bright crop, else 0.05."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     def detector(self, frame) -> np.ndarray:
         self.calls += 1
-        return np.array([[8.0, 8.0, 56.0, 56.0, 0.9, 1.0]])
+        top = 40.0 if frame.image.mean() > 128 else 8.0
+        return np.array([[8.0, top, 56.0, 56.0, 0.9, 1.0]])
 
     def classifier(self, crops: np.ndarray) -> np.ndarray:
         return np.array([0.95 if crop.mean() > 128 else 0.05 for crop in crops])
