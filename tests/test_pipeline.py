@@ -404,6 +404,47 @@ def test_lap_missing_means_iou_ids_without_trying_bytetrack(monkeypatch) -> None
     assert pipe.tracking is False and [p.track_id for p in result.people] == [1]
 
 
+@pytest.mark.parametrize("lap", [True, False])
+def test_the_detector_runs_class_agnostic_nms_with_and_without_bytetrack(monkeypatch, lap: bool) -> None:
+    """A two-class detector (fall/normal) must give one box per person: NMS across classes, for track and predict."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import torch
+
+    from fallkd_lib.runtime.sources import Frame
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.kwargs: list[dict] = []
+
+        def _result(self, kwargs: dict, ids: bool) -> list:
+            self.kwargs.append(kwargs)
+            xyxy, conf = torch.tensor([[10.0, 10, 40, 60]]), torch.tensor([0.9])
+            return [
+                SimpleNamespace(
+                    boxes=SimpleNamespace(xyxy=xyxy, conf=conf, id=torch.tensor([3.0]) if ids else None)
+                )
+            ]
+
+        def track(self, image, **kwargs):
+            return self._result(kwargs, ids=True)
+
+        def predict(self, image, **kwargs):
+            return self._result(kwargs, ids=False)
+
+    real = importlib.util.find_spec
+    if not lap:
+        monkeypatch.setattr(
+            importlib.util, "find_spec", lambda name, *a: None if name == "lap" else real(name, *a)
+        )
+    yolo = Recorder()
+    pipe = FallPipeline(yolo, lambda c: np.zeros(len(c)), PipelineConfig(imgsz=64, iou=0.5), crop=CROP)
+    result = pipe.process(Frame(np.zeros((80, 120, 3), np.uint8), 0.0, 0, "f0"))
+    assert [p.track_id for p in result.people] == ([3] if lap else [1])
+    assert len(yolo.kwargs) == 1 and yolo.kwargs[0]["agnostic_nms"] is True and yolo.kwargs[0]["iou"] == 0.5
+
+
 # ---------------------------------------------------------------- what you train is what runs
 
 

@@ -130,7 +130,11 @@ class FallPipeline:
             out = np.asarray(self.detector(frame), dtype=np.float64)
             return out.reshape(-1, 6) if out.size else np.zeros((0, 6))
         bgr = np.ascontiguousarray(frame.image[..., ::-1])
-        args = dict(imgsz=self.imgsz, conf=self.config.conf, iou=self.config.iou, verbose=False)
+        # one person is one box and one track whatever the detector's classes: a fall/normal detector's NMS per
+        # class would keep a "fall" and a "normal" box on the same person, and the tracker would follow both
+        args = dict(
+            imgsz=self.imgsz, conf=self.config.conf, iou=self.config.iou, agnostic_nms=True, verbose=False
+        )
         if self.tracking is not False:
             try:
                 result = self.detector.track(bgr, persist=True, tracker=self.tracker_yaml, **args)[0]
