@@ -153,6 +153,36 @@ event_scores_table(scores)
 # `false_*` says why each false alert was false (`no_person`: nobody there, `not_fallen`: a person who never
 # fell, `recovered`: a person who got up in time).
 #
+# ### Your own labelled clips
+#
+# Synthetic clips have exact answers; real footage is what counts. `score_labelled_clips` (from a terminal:
+# `fallkd score-clips FOLDER --detector D --classifier C --out OUT`) runs the same camera over a folder of
+# videos described by a `labels.csv`, one row per clip: `clip` (its path), `kind` (`fall`, `lying_still` or
+# `daily_activity`), `fall_onset_s` and `down_from_s` for falls, and a few descriptive columns (the layout of the
+# public ASSIST-IoT clips, 22 real videos of falls, lying still and daily activities). For each clip it reports
+# whether it alerted, the delay from the fall's onset and from landing, and the false alerts on daily
+# activities; `long_enough` says when a quiet clip simply ended before the wait could pass. Short lying-still
+# clips are looped (`loop_seconds`), timestamps continuing, so the slow path's 30 s can pass. Set
+# `LABELLED_CLIPS` to such a folder (or the `FALLKD_LABELLED_CLIPS` environment variable). The quick profile's
+# models have only seen the synthetic world: expect them to struggle on real footage, and read the table as
+# the gap that the full profile's real data must close.
+
+# %%
+import os
+
+from IPython.display import display
+
+from fallkd_lib.runtime.labelled_clips import clip_scores_table, clip_scores_verdict, score_labelled_clips
+
+LABELLED_CLIPS = os.environ.get("FALLKD_LABELLED_CLIPS")  # a folder with labels.csv, or None
+if LABELLED_CLIPS:
+    real = score_labelled_clips(pipeline, LABELLED_CLIPS, runs / "labelled_clips", loop_seconds=40, progress=False)
+    print(clip_scores_verdict(real["summary"]))
+    display(clip_scores_table(real))
+else:
+    print("no labelled folder given: set LABELLED_CLIPS (or FALLKD_LABELLED_CLIPS) to a folder with labels.csv")
+
+# %% [markdown]
 # ## 5. One stage at a time
 #
 # Where do the remaining mistakes come from? Replace one stage at a time by the truth.
