@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 from fallkd_lib.cli_data import config_options
-from fallkd_lib.config import DetectConfig, TrainConfig, cli_config
+from fallkd_lib.config import AUGMENTS, DetectConfig, TrainConfig, cli_config
 
 
 def _train_cfg(args: argparse.Namespace) -> TrainConfig:
-    """The profile's TrainConfig with --set overrides and the --model / --epochs flags."""
-    shortcuts = {key: getattr(args, key, None) for key in ("model", "epochs")}
+    """The profile's TrainConfig with --set overrides and the --model / --epochs / --augment flags."""
+    shortcuts = {key: getattr(args, key, None) for key in ("model", "epochs", "augment")}
     return cli_config(TrainConfig, args.profile, args.set, **shortcuts)  # type: ignore[return-value]
 
 
@@ -111,11 +111,21 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
             "--other", type=Path, default=None, help="crops of another origin, scored after training"
         )
 
+    def augment_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--augment",
+            default=None,
+            choices=AUGMENTS,
+            help="training augmentation (TrainConfig.augment): basic (the profile's default) or camera "
+            "(adds blur, sensor noise, JPEG, grey/IR, low light and viewpoint)",
+        )
+
     p = sub.add_parser("train-cls", help="train a classifier (resnet18, efficientnet_b0) or a ViT teacher")
     crops_options(p)
     other_option(p)
     p.add_argument("--model", default=None, help="resnet18, efficientnet_b0, vit_b_16, vit_tiny")
     p.add_argument("--epochs", type=int, default=None)
+    augment_option(p)
     p.add_argument("--weights", type=Path, default=None, help="a local pretrained weights file")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/cls/MODEL)")
     p.set_defaults(func=cmd_train_cls)
@@ -132,6 +142,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="cached", choices=["cached", "online"])
     p.add_argument("--model", default=None, help="the student (default efficientnet_b0)")
     p.add_argument("--epochs", type=int, default=None)
+    augment_option(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/kd/MODEL_MODE)")
     p.set_defaults(func=cmd_distill)
 

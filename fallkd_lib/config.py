@@ -27,6 +27,8 @@ if typing.TYPE_CHECKING:
     from fallkd_lib.data.geometry import CropSpec
 
 PROFILES = ("quick", "full")
+# training augmentations (TrainConfig.augment): "basic" crop/flip/colour; "camera" adds the other cameras' looks
+AUGMENTS = ("basic", "camera")
 # the course's classifiers by fallkd name -> timm architecture (fallkd_lib.models.create builds them)
 TIMM_NAMES = {
     "resnet18": "resnet18",
@@ -147,6 +149,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision, used on CUDA only
     channels_last: bool = True  # NHWC memory: on CUDA, and on CPU for depthwise-conv models (EfficientNet)
     max_batches: int = 0  # cap batches per epoch (0 = all): quick smoke runs
+    augment: str = "basic"  # basic | camera: + viewpoint, low light, blur, noise, grey/IR, JPEG (augment.py)
 
     def __post_init__(self) -> None:
         """Check every value, so a bad temperature fails before a teacher and its cache are loaded."""
@@ -175,6 +178,7 @@ class TrainConfig:
                 ("workers", _integer(0), "an integer >= 0"),
                 ("seed", _integer(0), "an integer >= 0"),
                 ("max_batches", _integer(0), "an integer >= 0 (0 = every batch)"),
+                ("augment", lambda v: v in AUGMENTS, f"choose one of {', '.join(AUGMENTS)}"),
             ],
         )
         if self.model.startswith("vit") and self.image_size % VIT_PATCH:

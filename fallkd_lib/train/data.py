@@ -17,8 +17,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
 
+from fallkd_lib.config import AUGMENTS
 from fallkd_lib.data.imageio import open_rgb
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.train.augment import camera_augment
 
 SPLITS = ("train", "val", "test")
 
@@ -102,11 +104,15 @@ def build_transforms(
     train: bool,
     mean: Sequence[float],
     std: Sequence[float],
+    augment: str = "basic",
 ) -> v2.Compose:
     """PIL -> normalised float tensor [3, S, S]; train adds a mild crop/flip/colour augmentation.
 
     mean and std are the model's own (fallkd_lib.models.input_stats): the camera normalises with the same ones.
+    augment="camera" adds the other cameras' looks (fallkd_lib.train.augment) to train only; eval never augments.
     """
+    if augment not in AUGMENTS:
+        raise UsageError(f"augment={augment!r}: choose one of {', '.join(AUGMENTS)}")
     if train:
         geometry = [
             # crops are letterboxed squares already: keep most of the person and an almost square aspect
@@ -114,6 +120,8 @@ def build_transforms(
             v2.RandomHorizontalFlip(),  # a fall to the left is still a fall; never flip vertically
             v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
         ]
+        if augment == "camera":
+            geometry.append(camera_augment())  # on uint8, before ToDtype/Normalize
     else:
         geometry = [v2.Resize((image_size, image_size), antialias=True)]
     return v2.Compose(
@@ -134,8 +142,9 @@ def make_loaders(
     std: Sequence[float],
     workers: int = 2,
     seed: int = 0,
+    augment: str = "basic",
 ) -> dict[str, DataLoader]:
-    """DataLoaders for train (shuffled, augmented) and val/test (fixed order); test is optional.
+    """DataLoaders for train (shuffled, augmented as `augment` says) and val/test (fixed order); test is optional.
 
     The train loader owns a seeded `torch.Generator` (`loader.generator`); `fit` re-seeds it at every epoch from
     (seed, epoch), so the shuffle order and the workers' augmentation seeds depend on the epoch only.
@@ -150,7 +159,7 @@ def make_loaders(
         if split == "test" and not (crops_dir / split).is_dir():
             continue
         train = split == "train"
-        dataset = CropDataset(crops_dir, split, build_transforms(image_size, train, mean, std))
+        dataset = CropDataset(crops_dir, split, build_transforms(image_size, train, mean, std, augment))
         if classes is not None and dataset.classes != classes:
             raise UsageError(
                 f"{crops_dir / split} has classes {dataset.classes} but train has {classes}: "

@@ -256,6 +256,8 @@ def _check_args(loaders: dict, callbacks: dict | None) -> dict:
 
 
 def _warn_changes(path: Path, old: dict, new: dict) -> None:
+    # a key an older checkpoint lacks (augment) was added with the default that keeps its behaviour
+    old = as_dict(TrainConfig()) | old
     changed = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v and k not in _RESUME_SAFE_KEYS}
     if changed:
         warnings.warn(

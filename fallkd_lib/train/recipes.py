@@ -111,7 +111,9 @@ def train_classifier(
     model = build_model(name, cfg, len(classes), weights)
     mean, std = input_stats(model)
     model_input = ClassifierInput(crop, cfg.image_size, mean, std)
-    loaders = make_loaders(crops_dir, cfg.image_size, cfg.batch_size, mean, std, cfg.workers, cfg.seed)
+    loaders = make_loaders(
+        crops_dir, cfg.image_size, cfg.batch_size, mean, std, cfg.workers, cfg.seed, augment=cfg.augment
+    )
     criterion = criterion or plain_criterion(cfg.label_smoothing)
     fit(model, loaders, criterion, cfg, out_dir, None, classes, progress=progress, model_input=model_input)
     load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
