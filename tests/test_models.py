@@ -318,3 +318,16 @@ def test_new_heads_start_small_so_first_logits_are_near_zero():
     with torch.no_grad():
         logits = model(torch.randn(4, 3, 64, 64))
     assert float(logits.abs().max()) < 1.0  # timm's own init gives logits in the tens here
+
+
+def test_a_fallkd_run_checkpoint_is_accepted_as_weights(tmp_path):
+    """A run's best.pt (a model trained on the synthetic world, say) starts a fine-tune: timm's safe reader refuses
+    the RNG states it also holds, fallkd's reader takes its weights; a 3-class run gives a 2-class model its
+    backbone and a fresh head."""
+    from fallkd_lib.train.checkpoint import save_checkpoint
+
+    source = create_classifier("resnet18", num_classes=3)
+    path = save_checkpoint(tmp_path / "best.pt", source, None, None, None, 1, 0.9, {"model": "resnet18"})
+    model = create_classifier("resnet18", num_classes=2, weights=path)
+    assert torch.equal(model.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+    assert model.fc.weight.shape == (2, 512) and model.pretrained_cfg["file"] == str(path)

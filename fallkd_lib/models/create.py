@@ -15,7 +15,8 @@ Weights. `pretrained=True` downloads ImageNet weights from the Hugging Face Hub 
 Offline (FALLKD_OFFLINE / YOLO_OFFLINE / HF_HUB_OFFLINE set, or huggingface.co:443 unreachable within 3 s)
 it sets HF_HUB_OFFLINE=1, uses the file if it already is in the Hugging Face cache, and otherwise raises
 `WeightsUnavailableError` at once instead of retrying for a minute. `weights="file"` loads a local
-.safetensors/.pth/.pt/.bin file (a timm state dict, e.g. `model.safetensors` from the Hub page).
+.safetensors/.pth/.pt/.bin file (a timm state dict, e.g. `model.safetensors` from the Hub page), or a fallkd
+run's best.pt (a model pretrained on the synthetic world, say, to fine-tune on real crops).
 
 Local files are loaded here rather than through timm's `pretrained_cfg_overlay=dict(file=...)`: that route
 works offline, but whenever `num_classes` differs from 1000 it loads with strict=False, so a file whose keys
@@ -145,13 +146,27 @@ def _examples(keys: list[str], limit: int = 5) -> str:
     return ", ".join(keys[:limit]) + more
 
 
+def _fallkd_run_weights(path: Path) -> dict | None:
+    """The weights of a fallkd run's checkpoint (last.pt / best.pt, e.g. a model trained on the synthetic world),
+    or None when the file is not one. timm reads files with weights_only=True, which refuses the RNG states a
+    fallkd checkpoint also holds; fallkd's own reader unpickles them, so pass only checkpoints you trained."""
+    from fallkd_lib.models.trained import read_checkpoint
+
+    try:
+        return dict(read_checkpoint(path)["model"])
+    except UsageError:
+        return None
+
+
 def load_weights_file(model: nn.Module, path: str | Path) -> dict:
     """Load a local timm state dict into `model` (head re-initialised if its shape differs); return a report."""
     path = _resolve_weights_path(path)
     try:  # safetensors or a torch file; unwraps 'state_dict' / 'model' and DDP prefixes
         state = timm.models.load_state_dict(str(path))
     except Exception as exc:  # a truncated or foreign file: say which one
-        raise UsageError(f"could not read weights file {path}: {exc}") from exc
+        state = _fallkd_run_weights(path)
+        if state is None:
+            raise UsageError(f"could not read weights file {path}: {exc}") from exc
     from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
     if isinstance(model, VisionTransformer):
