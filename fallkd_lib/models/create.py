@@ -41,6 +41,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from fallkd_lib.config import TIMM_NAMES, VIT_PATCH
 from fallkd_lib.errors import FallkdError, MissingFileError, UsageError
+from fallkd_lib.models.checkpoint_file import read_checkpoint
 from fallkd_lib.settings import is_offline_requested
 
 _log = logging.getLogger(__name__)
@@ -150,8 +151,6 @@ def _fallkd_run_weights(path: Path) -> dict | None:
     """The weights of a fallkd run's checkpoint (last.pt / best.pt, e.g. a model trained on the synthetic world),
     or None when the file is not one. timm reads files with weights_only=True, which refuses the RNG states a
     fallkd checkpoint also holds; fallkd's own reader unpickles them, so pass only checkpoints you trained."""
-    from fallkd_lib.models.trained import read_checkpoint
-
     try:
         return dict(read_checkpoint(path)["model"])
     except UsageError:
