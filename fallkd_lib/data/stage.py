@@ -35,7 +35,7 @@ def save_data_plots(dataset: str | Path, out: str | Path, boxes: pd.DataFrame | 
     return written
 
 
-def _render_styles(jobs: list[dict], progress: bool) -> None:
+def render_styles(jobs: list[dict], progress: bool) -> None:
     """generate_dataset for each style: one process per style when there are cores to spare (images never depend
     on each other, so the bytes are the same either way), in this process otherwise."""
     import os
@@ -78,7 +78,7 @@ def prepare_sources(profile: str, out: Path, progress: bool = True) -> list[tupl
             }
             for style in STYLES
         ]
-        _render_styles(jobs, progress)
+        render_styles(jobs, progress)
         return [(f"synth_{job['style']}", job["out"]) for job in jobs]
     from fallkd_lib.data.sources import PRESETS, download_preset
 

@@ -194,11 +194,19 @@ def distill(
     mode: str = "cached",
     other_crops: str | Path | None = None,
     progress: bool = True,
+    weights: str | Path | None = None,
 ) -> dict:
-    """Distil the teacher into cfg.model with cached (looked up by sample id) or online teacher outputs."""
+    """Distil the teacher into cfg.model with cached (looked up by sample id) or online teacher outputs; the
+    student starts from `weights` when given (a local file, as in train_classifier)."""
     criterion = kd_criterion(cfg, teacher_dir, mode, crops_dir)
     return train_classifier(
-        crops_dir, out_dir, cfg, criterion=criterion, other_crops=other_crops, progress=progress
+        crops_dir,
+        out_dir,
+        cfg,
+        criterion=criterion,
+        other_crops=other_crops,
+        weights=weights,
+        progress=progress,
     )
 
 
