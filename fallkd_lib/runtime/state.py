@@ -159,13 +159,14 @@ class FallTracker:
         """Advance one track's state machine after a new observation."""
         cfg = self.config
         events: list[FallEvent] = []
-        if track.state == "normal" and track.prob >= cfg.enter:
+        started = track.state == "normal" and track.prob >= cfg.enter
+        if started:
             track.state, track.down_since, track.below_since, track.fall_seen = "down", t, None, False
-            self._check_fall_seen(track)
-            events.append(self._event("fall_started", t, track_id, track))
         if track.state not in ("down", "alerted"):
             return events
         self._check_fall_seen(track)
+        if started:
+            events.append(self._event("fall_started", t, track_id, track))
         if track.prob < cfg.exit:
             if track.below_since is None:
                 track.below_since = t
