@@ -226,6 +226,7 @@ class DetectConfig:
     fraction: float = (
         1.0  # share of the train images used (ultralytics' `fraction`): the quick lesson's budget
     )
+    val: bool = True  # score the valid split after every epoch (False: after the last only, for best.pt)
 
     def __post_init__(self) -> None:
         """Check every value before ultralytics is imported."""
@@ -245,11 +246,12 @@ class DetectConfig:
                     lambda v: _number(v) and 0 < v <= 1,
                     "a share in (0, 1] (1 = every train image)",
                 ),
+                ("val", lambda v: isinstance(v, bool), "True or False"),
             ],
         )
 
 
-QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=3, workers=0, fraction=0.1)
+QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=3, workers=0, fraction=0.1, val=False)
 FULL_DETECT = DetectConfig()
 
 

@@ -65,8 +65,9 @@ detector_dataset_info(person_yaml)
 #
 # The reference recipe: 640 px, batch 8, 50 epochs, starting from COCO-pretrained weights (`yolov5su.pt`,
 # downloaded when online). The quick profile trains from scratch for three epochs at 160 px on a tenth of the
-# train images (`DetectConfig.fraction`), which is enough to run every step but not to detect well: expect a
-# mAP near zero. A detector from scratch needs far more: the person detector that ships with fallkd (and that
+# train images (`DetectConfig.fraction`) and scores the valid split only after the last epoch (`val=False`;
+# ultralytics validates after every epoch by default, which on a CPU costs as much as the training), which is
+# enough to run every step but not to detect well: expect a mAP near zero. A detector from scratch needs far more: the person detector that ships with fallkd (and that
 # notebook 05 puts in the camera) is a YOLOv5n trained the same way for 35 epochs on 1,000 synthetic scenes at
 # 320 px, an hour of CPU (`python scripts/build_shipped_detector.py`; its model card is
 # `fallkd_lib/assets/person_detector_320.md`). ultralytics prints its own progress; an interrupted run continues

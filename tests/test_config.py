@@ -30,6 +30,9 @@ def test_detector_profiles_follow_the_reference_recipe() -> None:
         "yolov5su.pt",
     )
     assert detect_config("quick").pretrained is None
+    assert full.val and not detect_config("quick").val  # the quick lesson validates after its last epoch only
+    with pytest.raises(ValueError, match="val"):
+        detect_config("quick", val="no")
     with pytest.raises(ValueError, match="Did you mean 'imgsz'"):
         detect_config("quick", imgsize=320)
 

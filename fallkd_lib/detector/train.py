@@ -167,6 +167,7 @@ def train_detector(
             "seed": cfg.seed,
             "patience": cfg.patience,
             "fraction": cfg.fraction,
+            "val": cfg.val,
             "amp": use_amp,
             "plots": plots,
             "project": str(run_dir.parent),
