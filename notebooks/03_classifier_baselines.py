@@ -107,12 +107,15 @@ budget_table(candidates, 224)
 # `run_comparison(..., jobs=2)` trains them side by side, each in its own process on one core: at 48 px a second
 # thread does little for one training (2 epochs of EfficientNet-B0: 20.0 s on one thread, 18.9 s on two), so
 # two one-thread trainings at once finish sooner. The `train_classifier` calls then re-read the finished runs.
+# In the quick profile notebook 04's teacher (a ResNet18 trained twice as long) learns from these same crops,
+# so it takes one lane here while the two baselines share the other; notebook 04 then finds it trained.
 
 # %%
 from fallkd_lib.train.compare import run_comparison
 from fallkd_lib.train.recipes import train_classifier
 
-run_comparison(crops, runs, cfg, include=("resnet18", "efficientnet_b0"), jobs=2)
+baselines = ("resnet18", "efficientnet_b0")
+run_comparison(crops, runs, cfg, include=baselines + (("teacher",) if PROFILE == "quick" else ()), jobs=2)
 resnet = train_classifier(crops, runs / "resnet18", cfg, name="resnet18")
 effnet = train_classifier(crops, runs / "efficientnet_b0", cfg, name="efficientnet_b0")
 

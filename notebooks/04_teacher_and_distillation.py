@@ -64,7 +64,9 @@ cfg
 # 0.80; it also had its random blocks frozen, so it could barely learn (freezing only makes sense over
 # pretrained features, and fallkd now freezes only then). So the quick teacher is what suits the
 # data and the budget: a ResNet18 trained longer than its students (`teacher_epochs`). The lesson of
-# distillation is the same; the ViT cell below still shows how freezing works.
+# distillation is the same; the ViT cell below still shows how freezing works. Notebook 03 already trained
+# it beside the baselines, so `train_teacher` below re-reads the finished run (run notebook 03 first, or it
+# trains here).
 
 # %%
 from fallkd_lib.models import create_classifier, freeze_for_finetune, trainable_summary
