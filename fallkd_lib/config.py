@@ -37,6 +37,8 @@ TIMM_NAMES = {
     "vit_tiny": "vit_tiny_patch16_224",
 }
 VIT_PATCH = 16
+# PipelineConfig.tracker for fallkd's IoU tracker (the edge bundle's; see runtime/tracking.py)
+IOU_TRACKER = "iou"
 
 
 def _fail(config: object, name: str, value: object, rule: str) -> None:
@@ -331,7 +333,7 @@ class PipelineConfig:
     conf: float = 0.25  # detector confidence threshold
     iou: float = 0.45  # non-maximum suppression IoU threshold
     # ultralytics tracker config: a name in fallkd_lib/assets (fallkd_bytetrack.yaml), one of ultralytics' own
-    # (bytetrack.yaml) or a path; an IoU matcher is the fallback without `lap`
+    # (bytetrack.yaml) or a path; or "iou": fallkd's IoU tracker, the edge bundle's (also the fallback without `lap`)
     tracker: str = "bytetrack.yaml"
     # a track reaches the classifier and the alerts only after one of its boxes scored >= confirm_conf
     # (None: every tracked box counts); lets conf sit low for lying people without alerting on clutter
@@ -350,7 +352,11 @@ class PipelineConfig:
                 ),
                 ("conf", lambda v: _number(v) and 0 <= v <= 1, "a probability in [0, 1]"),
                 ("iou", lambda v: _number(v) and 0 < v <= 1, "an IoU in (0, 1]"),
-                ("tracker", lambda v: isinstance(v, str) and v.endswith(".yaml"), "a tracker .yaml"),
+                (
+                    "tracker",
+                    lambda v: isinstance(v, str) and (v.endswith(".yaml") or v == IOU_TRACKER),
+                    f"a tracker .yaml or {IOU_TRACKER!r}",
+                ),
                 (
                     "confirm_conf",
                     lambda v: v is None or (_number(v) and 0 <= v <= 1),

@@ -4,6 +4,8 @@ the letterbox, and the crop a classifier sees.
 `CropSpec` is how a person box becomes a classifier input: `fallkd crops` cuts the training crops with one and
 records it in the crop folder, training stores it in the classifier's checkpoint and ONNX metadata, and the
 camera pipeline cuts with the classifier's own. Every function here works on numpy uint8 HxWx3 RGB arrays.
+The arithmetic of IoU and of the crop lives in `fallkd_lib.edge` (Python 3.6, numpy + OpenCV), which the deploy
+bundle runs on the Jetson; these functions check their inputs and call it.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 
 from fallkd_lib.data.imageio import check_rgb_frame
+from fallkd_lib.edge import boxes as _core
+from fallkd_lib.edge import crops as _crops
+from fallkd_lib.edge.crops import LETTERBOX_FILL
 from fallkd_lib.errors import UsageError
 
-LETTERBOX_FILL = 114  # the grey of the letterbox bars (ultralytics' value)
 MIN_CROP_SIZE = 16
-_EPS = 1e-6  # absorbs float noise such as 0.7 * 90 = 62.99999999999999 before rounding outward
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,8 @@ class CropSpec:
 
 
 def box_iou(a_xyxy: np.ndarray | Sequence, b_xyxy: np.ndarray | Sequence) -> np.ndarray:
-    """Pairwise IoU (N, M) of two sets of (x1, y1, x2, y2) boxes, by torchvision.ops.box_iou; empty boxes give 0."""
-    import torch
-    from torchvision.ops import box_iou as tv_box_iou
-
-    boxes = []
-    for value in (a_xyxy, b_xyxy):
-        t = torch.as_tensor(np.asarray(value, dtype=np.float64).reshape(-1, 4))
-        t[:, 2:] = torch.maximum(t[:, 2:], t[:, :2])  # an inverted box is empty, not negative
-        boxes.append(t)
-    return torch.nan_to_num(tv_box_iou(*boxes), nan=0.0).numpy()  # 0 / 0 for two empty boxes
+    """Pairwise IoU (N, M) of two sets of (x1, y1, x2, y2) boxes, as torchvision.ops.box_iou; empty boxes give 0."""
+    return _core.box_iou(a_xyxy, b_xyxy)
 
 
 def match_boxes(
@@ -101,63 +95,27 @@ def match_boxes(
 
 def padded_box(xyxy: Sequence[float], pad: float, width: int, height: int) -> tuple[int, int, int, int]:
     """Grow a box by `pad` x its size on each side, round outward to pixels and clip to the image."""
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    if pad < 0:
-        raise UsageError(f"pad must be >= 0 (a fraction of the box size added on each side), got {pad}")
-    if not (x2 >= x1 and y2 >= y1) or not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise UsageError(f"box {tuple(xyxy)} is not (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2")
-    dx, dy = pad * (x2 - x1), pad * (y2 - y1)
-    left = min(max(math.floor(x1 - dx + _EPS), 0), width)
-    top = min(max(math.floor(y1 - dy + _EPS), 0), height)
-    right = min(max(math.ceil(x2 + dx - _EPS), 0), width)
-    bottom = min(max(math.ceil(y2 + dy - _EPS), 0), height)
-    if right <= left or bottom <= top:
-        raise UsageError(
-            f"box {tuple(xyxy)} is empty inside the {width}x{height} image (padded and clipped: "
-            f"{(left, top, right, bottom)}); check that boxes are in pixels of this image"
-        )
-    return left, top, right, bottom
+    return _crops.padded_box(xyxy, pad, width, height)
 
 
 def letterbox_params(height: int, width: int, size: int) -> tuple[float, int, int, int, int]:
     """(scale, new_w, new_h, left, top): the resize that fits the longer side to `size`, centred."""
-    if height < 1 or width < 1 or size < 1:
-        raise UsageError(f"letterbox needs a non-empty image and size >= 1, got {height}x{width} -> {size}")
-    scale = size / max(height, width)
-    new_w = min(size, max(1, round(width * scale)))
-    new_h = min(size, max(1, round(height * scale)))
-    return scale, new_w, new_h, (size - new_w) // 2, (size - new_h) // 2
+    return _crops.letterbox_params(height, width, size)
 
 
 def letterbox(image: np.ndarray, size: int, fill: int = LETTERBOX_FILL) -> np.ndarray:
     """Resize keeping the aspect ratio (longer side = size) and centre on a size x size canvas of `fill`."""
     check_rgb_frame(image, "image")
-    scale, new_w, new_h, left, top = letterbox_params(image.shape[0], image.shape[1], size)
-    if (new_w, new_h) == (image.shape[1], image.shape[0]):
-        resized = image
-    else:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
-    canvas[top : top + new_h, left : left + new_w] = resized
-    return canvas
+    return _crops.letterbox(image, size, fill)
 
 
 def crop_person(image: np.ndarray, xyxy: Sequence[float], spec: CropSpec) -> np.ndarray:
     """The letterboxed crop of one person box (pixels, x1 y1 x2 y2), cut as `spec` says."""
     check_rgb_frame(image, "image")
-    left, top, right, bottom = padded_box(xyxy, spec.pad, image.shape[1], image.shape[0])
-    return letterbox(image[top:bottom, left:right], spec.size, spec.fill)
+    return _crops.crop_person(image, xyxy, spec.size, spec.pad, spec.fill)
 
 
 def crop_people(image: np.ndarray, boxes_xyxy: Sequence | np.ndarray, spec: CropSpec) -> np.ndarray:
     """Crops of all boxes (N x 4 pixels) of one frame as an (N, size, size, 3) uint8 array."""
-    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise UsageError(f"boxes_xyxy must be an (N, 4) array of x1 y1 x2 y2 pixels, got shape {boxes.shape}")
-    out = np.empty((len(boxes), spec.size, spec.size, 3), dtype=np.uint8)
-    for i, box in enumerate(boxes):
-        out[i] = crop_person(image, box, spec)
-    return out
+    check_rgb_frame(image, "image")
+    return _crops.crop_people(image, boxes_xyxy, spec.size, spec.pad, spec.fill)

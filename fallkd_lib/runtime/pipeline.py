@@ -17,13 +17,14 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from fallkd_lib.config import PipelineConfig
+from fallkd_lib.config import IOU_TRACKER, PipelineConfig
 from fallkd_lib.data.geometry import CropSpec, crop_people
+from fallkd_lib.edge.boxes import TrackGate, clip_boxes
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.runtime.alerts import Alert, AlertDispatcher
@@ -109,11 +110,13 @@ class FallPipeline:
         self.fall_tracker = FallTracker(self.config.state)
         self.timings: dict[str, float] = defaultdict(float)
         self.frames, self.alerts_sent = 0, 0
-        self.unconfirmed = 0  # tracked boxes held back because their track was never seen with confirm_conf
-        self._confirmed: dict[int, float] = {}  # confirmed track id -> last time seen
-        # None: not tried yet; False: IoU fallback (ByteTrack needs `lap`, see tracking.py); callables track themselves
+        # tracks reach the classifier once seen with confirm_conf (the same gate as the edge bundle's)
+        self._gate = TrackGate(self.config.confirm_conf, self.config.state.forget_after)
+        # None: not tried yet; False: IoU tracker (chosen with tracker="iou", or ByteTrack's `lap` missing, see
+        # tracking.py); callables track themselves
         lap = importlib.util.find_spec("lap") is not None
-        self.tracking = None if lap or not hasattr(self.detector, "predict") else False
+        iou = self.config.tracker == IOU_TRACKER or not lap
+        self.tracking = False if iou and hasattr(self.detector, "predict") else None
         self._fallback = IouTracker()
         predictor = getattr(self.detector, "predictor", None)
         for trk in getattr(predictor, "trackers", None) or []:
@@ -158,21 +161,15 @@ class FallPipeline:
         xyxy, conf = result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy()
         return np.column_stack([xyxy, conf, self._fallback.assign(xyxy)])
 
-    def _confirm(self, timestamp: float, dets: np.ndarray) -> np.ndarray:
-        """The boxes of confirmed tracks: a track is confirmed by one box with conf >= confirm_conf and stays so
-        until it is unseen for the fall state's forget_after; the rest are counted in self.unconfirmed."""
-        gate = self.config.confirm_conf
-        if gate is None:
-            return dets
-        forget = self.config.state.forget_after
-        self._confirmed = {t: seen for t, seen in self._confirmed.items() if timestamp - seen <= forget}
-        keep = np.zeros(len(dets), dtype=bool)
-        for i, det in enumerate(dets):
-            track = int(det[5])
-            if det[4] >= gate or track in self._confirmed:
-                self._confirmed[track], keep[i] = timestamp, True
-        self.unconfirmed += int((~keep).sum())
-        return dets[keep]
+    @property
+    def unconfirmed(self) -> int:
+        """Tracked boxes held back so far because their track was never seen with confirm_conf."""
+        return self._gate.unconfirmed
+
+    @property
+    def _confirmed(self) -> dict[int, float]:
+        """Confirmed track id -> last time seen."""
+        return self._gate.confirmed
 
     def _classify(self, crops: np.ndarray) -> np.ndarray:
         """Fall probability per crop, from one batched classifier call."""
@@ -185,13 +182,9 @@ class FallPipeline:
     def process(self, frame: Frame) -> FrameResult:
         """Run every stage on one frame; long-lie events send an alert with a snapshot."""
         t0 = time.perf_counter()
-        dets = self._detect(frame)
         height, width = frame.image.shape[:2]
-        if len(dets):  # clip to the frame and drop boxes left empty
-            dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, width)
-            dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, height)
-            dets = dets[(dets[:, 2] - dets[:, 0] >= 1) & (dets[:, 3] - dets[:, 1] >= 1)]
-        dets = self._confirm(frame.timestamp, dets)
+        dets = clip_boxes(self._detect(frame), width, height)  # boxes left empty are dropped
+        dets = self._gate.filter(frame.timestamp, dets)
         t1 = time.perf_counter()
         crops = crop_people(frame.image, dets[:, :4], self.crop)
         t2 = time.perf_counter()
@@ -233,6 +226,12 @@ class FallPipeline:
             self.dispatcher.dispatch(alert)
         self.alerts_sent += 1
         return alert
+
+    def _tracking_name(self) -> str:
+        """Who gave the track ids: ultralytics, iou (chosen), iou-fallback (ByteTrack unavailable) or detector."""
+        if self.tracking is False:
+            return "iou" if self.config.tracker == IOU_TRACKER else "iou-fallback"
+        return {True: "ultralytics"}.get(self.tracking, "detector")
 
     def stage_ms(self) -> dict[str, float]:
         """Mean milliseconds per frame of each stage so far."""
@@ -286,7 +285,7 @@ class FallPipeline:
                 for frame in tqdm(frames, desc="detect", unit="frame", disable=not progress):
                     result = self.process(frame)
                     for event in result.events:
-                        record = {"frame": frame.index, "name": frame.name, **asdict(event)}
+                        record = {"frame": frame.index, "name": frame.name, **event._asdict()}
                         events_file.write(json.dumps(record) + "\n")
                         counts[event.kind] += 1
                     events_file.flush()
@@ -332,7 +331,7 @@ class FallPipeline:
             "seconds": round(seconds, 3),
             "fps": round(self.frames / seconds, 3) if seconds > 0 else None,
             "stage_ms": self.stage_ms(),
-            "tracking": {True: "ultralytics", False: "iou-fallback"}.get(self.tracking, "detector"),
+            "tracking": self._tracking_name(),
             "unconfirmed_boxes": self.unconfirmed,
             "events": dict(counts),
             "alerts": self.alerts_sent,

@@ -1,269 +1,39 @@
 """Per-track fall state: smooth each person's fall probability and raise a long-lie alert when they stay down.
 
-Every person the tracker follows has a small state machine, driven by the classifier's fall probability::
-
-    normal --(smoothed >= enter)--> down --(down for alert_after s)--> alerted
-      ^                              |                                    |
-      |                              +----(below exit for recovery s)-----+--> recovered --(next update)--> normal
-
-A fall is an event, not a pose, so there are two alert paths. The fast one (alert_after) needs the fall to have
-been seen: the track's box dropped fast (its top edge fell by at least fall_drop of the box's height within
-fall_window seconds, as a body does in the second or so a fall takes) at most fall_lookback seconds before the track
-turned down, or within fall_window after. Every other down track takes the slow, long-lie path
-(found_down_after): someone found already down, someone who sat or lay down slowly on purpose, or a still object
-the detector takes for a lying person. A classifier that mistakes a sitter for a fallen person therefore costs a
-late alert, not a quick false one, and a fall the geometry misses still alerts, later.
-Trackers often give a person a new id exactly when they fall (a tall box turns wide), so a new track whose first
-box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over that track's recent
-boxes and the time of its last drop: the fall was seen, under the other id.
-
-All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
-so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
+The state machine (two alert paths, the handover of a live track's boxes to a new id, durations in seconds of the
+stream's clock) lives in `fallkd_lib.edge.fall_state`, in Python 3.6, so that the deploy bundle runs the very same
+code on the Jetson; read its docstring for the rules. Here it gets fallkd's defaults: FallTracker() uses
+FallStateConfig().
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import numbers
-from collections import Counter, deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-
-from fallkd_lib.config import FallStateConfig  # noqa: F401 (the state machine's settings, re-exported)
-from fallkd_lib.errors import UsageError
-
-_log = logging.getLogger(__name__)
-
-STATES = ("normal", "down", "alerted", "recovered")
-EVENT_KINDS = ("fall_started", "long_lie", "recovered", "track_lost")
-HANDOVER = 0.3  # overlap (share of the smaller box) that hands a live track's recent boxes to a new one
-_EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "12.6 - 2.6 >= 10" needs slack
-
-Box = tuple[float, float, float, float]
-Observation = tuple[int, float, Sequence[float]]
+from fallkd_lib.config import FallStateConfig
+from fallkd_lib.edge import fall_state as _core
+from fallkd_lib.edge.fall_state import (  # noqa: F401 (re-exported)
+    EVENT_KINDS,
+    HANDOVER,
+    STATES,
+    FallEvent,
+    TrackSnapshot,
+    _overlap,
+)
 
 
-@dataclass(frozen=True)
-class FallEvent:
-    """Something that happened to one track: kind is one of EVENT_KINDS, state the track's state after it."""
-
-    kind: str
-    time: float
-    track_id: int
-    state: str
-    prob: float  # smoothed fall probability
-    seconds_down: float  # 0.0 when the track is not down
-    box: Box
-    # the fast path: the box dropped like a fall around the time the track turned down
-    fall_seen: bool = False
-
-
-@dataclass(frozen=True)
-class TrackSnapshot:
-    """What to draw for one track: its state, smoothed probability, seconds down, last box and last sighting."""
-
-    state: str
-    prob: float
-    seconds_down: float
-    box: Box
-    last_seen: float
-
-
-@dataclass
-class _Track:
-    prob: float
-    last_seen: float
-    box: Box
-    state: str = "normal"
-    down_since: float | None = None
-    below_since: float | None = None  # first time the smoothed prob fell below exit while down
-    last_alert: float | None = None
-    # (time, top, height) of the boxes of the last fall_window seconds
-    boxes: deque[tuple[float, float, float]] = field(default_factory=deque)
-    # the latest frame that completed a drop of fall_drop of the box height within fall_window
-    dropped_at: float | None = None
-    fall_seen: bool = False  # the current fall was seen (a drop near down_since): the fast path
-
-
-class FallTracker:
+class FallTracker(_core.FallTracker):
     """Follow every tracked person's fall probability over time and report falls, long lies and recoveries."""
 
     def __init__(self, config: FallStateConfig | None = None) -> None:
         """Start with no tracks; config defaults to FallStateConfig()."""
-        self.config = config or FallStateConfig()
-        self._tracks: dict[int, _Track] = {}
-        self._now: float | None = None
-        self.skipped: Counter[str] = Counter()  # bad observations, by reason
-
-    @property
-    def now(self) -> float | None:
-        """The timestamp of the latest update (None before the first)."""
-        return self._now
-
-    def update(self, timestamp: float, observations: Iterable[Observation]) -> list[FallEvent]:
-        """Feed one frame: (track_id, fall_prob, box_xyxy) per visible person; return the events it caused."""
-        t = float(timestamp)
-        if not math.isfinite(t):
-            raise UsageError(f"timestamp {timestamp!r} is not a finite number of seconds")
-        if self._now is not None and t < self._now:
-            raise UsageError(
-                f"timestamp {t!r} is earlier than the previous one {self._now!r}: timestamps must not go "
-                "backwards; pass the frame's capture time or frame_index / fps, and use a new FallTracker "
-                "when a video restarts"
-            )
-        self._now = t
-        events: list[FallEvent] = []
-        for track in self._tracks.values():
-            if track.state == "recovered":
-                track.state = "normal"
-        for track_id in sorted(self._tracks):
-            track = self._tracks[track_id]
-            if t - track.last_seen >= self.config.forget_after - _EPS:
-                events.append(self._event("track_lost", t, track_id, track))
-                del self._tracks[track_id]
-        seen: set[int] = set()
-        for obs in observations:
-            parsed = self._parse(obs, seen)
-            if parsed is None:
-                continue
-            track_id, prob, box = parsed
-            seen.add(track_id)
-            track = self._tracks.get(track_id)
-            if track is None:
-                track = self._tracks[track_id] = self._new_track(prob, t, box)
-            else:
-                track.prob += self._alpha(t - track.last_seen) * (prob - track.prob)
-                track.last_seen, track.box = t, box
-            self._note_drop(t, track)
-            events.extend(self._step(t, track_id, track))
-        return events
-
-    def states(self) -> dict[int, TrackSnapshot]:
-        """A snapshot of every live track (seconds down measured at the latest update) for drawing."""
-        now = self._now if self._now is not None else 0.0
-        return {
-            track_id: TrackSnapshot(
-                track.state, track.prob, self._seconds_down(now, track), track.box, track.last_seen
-            )
-            for track_id, track in sorted(self._tracks.items())
-        }
-
-    def _alpha(self, dt: float) -> float:
-        """How far one observation dt seconds after the last moves the average (1 = no smoothing)."""
-        if self.config.smoothing <= 0:
-            return 1.0
-        return 1.0 - math.exp(-max(dt, 0.0) / self.config.smoothing)
-
-    def _step(self, t: float, track_id: int, track: _Track) -> list[FallEvent]:
-        """Advance one track's state machine after a new observation."""
-        cfg = self.config
-        events: list[FallEvent] = []
-        started = track.state == "normal" and track.prob >= cfg.enter
-        if started:
-            track.state, track.down_since, track.below_since, track.fall_seen = "down", t, None, False
-        if track.state not in ("down", "alerted"):
-            return events
-        self._check_fall_seen(track)
-        if started:
-            events.append(self._event("fall_started", t, track_id, track))
-        if track.prob < cfg.exit:
-            if track.below_since is None:
-                track.below_since = t
-            if t - track.below_since >= cfg.recovery - _EPS:
-                track.state = "recovered"
-                events.append(self._event("recovered", t, track_id, track))
-                track.down_since = track.below_since = None
-                track.fall_seen = False
-                return events
-        else:
-            track.below_since = None
-        assert track.down_since is not None
-        wait = cfg.alert_after if track.fall_seen else cfg.found_down_after
-        long_enough = t - track.down_since >= wait - _EPS
-        cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
-        if track.below_since is None and long_enough and cooled:
-            track.state, track.last_alert = "alerted", t
-            events.append(self._event("long_lie", t, track_id, track))
-        return events
-
-    def _new_track(self, prob: float, t: float, box: Box) -> _Track:
-        """A new track; it takes over the recent boxes and last drop of the live track it overlaps most, if any."""
-        track = _Track(prob=prob, last_seen=t, box=box)
-        overlaps = [(_overlap(other.box, box), key) for key, other in self._tracks.items()]
-        best = max(overlaps, default=(0.0, None))
-        if best[0] >= HANDOVER:
-            other = self._tracks[best[1]]
-            track.boxes, track.dropped_at = deque(other.boxes), other.dropped_at
-        return track
-
-    def _note_drop(self, t: float, track: _Track) -> None:
-        """Remember the track's box top and height; note the frame that completes a drop fast enough for a fall
-        (once: the boxes before it are forgotten, so the same drop is not noted again on the next frames)."""
-        cfg, (_, top, _, bottom) = self.config, track.box
-        boxes = track.boxes
-        while boxes and t - boxes[0][0] > cfg.fall_window + _EPS:
-            boxes.popleft()
-        if any(top - earlier >= cfg.fall_drop * height - _EPS for _, earlier, height in boxes):
-            track.dropped_at = t
-            boxes.clear()
-        boxes.append((t, top, bottom - top))
-
-    def _check_fall_seen(self, track: _Track) -> None:
-        """Mark a down track's fall as seen when its box dropped from fall_lookback before to fall_window after."""
-        cfg, dropped, since = self.config, track.dropped_at, track.down_since
-        if track.fall_seen or dropped is None or since is None:
-            return
-        track.fall_seen = since - cfg.fall_lookback - _EPS <= dropped <= since + cfg.fall_window + _EPS
-
-    @staticmethod
-    def _seconds_down(t: float, track: _Track) -> float:
-        """Seconds since the track's fall started (0.0 when it is not down)."""
-        return 0.0 if track.down_since is None else max(t - track.down_since, 0.0)
-
-    def _event(self, kind: str, t: float, track_id: int, track: _Track) -> FallEvent:
-        """Build an event from a track's current values."""
-        seconds_down = self._seconds_down(t, track)
-        return FallEvent(kind, t, track_id, track.state, track.prob, seconds_down, track.box, track.fall_seen)
-
-    def _parse(self, obs: Observation, seen: set[int]) -> tuple[int, float, Box] | None:
-        """Validate one observation; a bad one is skipped, counted in self.skipped and logged."""
-        reason = None
-        try:
-            track_id, prob, box = obs
-        except (TypeError, ValueError):
-            track_id, prob, box, reason = None, None, None, "not a (track_id, fall_prob, box_xyxy) tuple"
-        if reason is None and (not isinstance(track_id, numbers.Integral) or isinstance(track_id, bool)):
-            reason = "track_id is not an integer"
-        if reason is None and not (isinstance(prob, numbers.Real) and 0.0 <= float(prob) <= 1.0):
-            reason = "fall_prob is not a number in [0, 1]"
-        if reason is None:
-            try:
-                coords = tuple(float(v) for v in box)
-            except (TypeError, ValueError):
-                coords = ()
-            if len(coords) != 4 or not all(math.isfinite(v) for v in coords):
-                reason = "box is not 4 finite numbers (x1, y1, x2, y2)"
-        if reason is None and int(track_id) in seen:
-            reason = "track_id appears twice in one frame"
-        if reason is not None:
-            self.skipped[reason] += 1
-            level = logging.WARNING if self.skipped[reason] == 1 else logging.DEBUG
-            _log.log(
-                level,
-                "skipped observation %r at t=%s: %s (so far: %s)",
-                obs,
-                self._now,
-                reason,
-                dict(self.skipped),
-            )
-            return None
-        return int(track_id), float(prob), coords  # type: ignore[return-value]
+        super().__init__(config or FallStateConfig())
 
 
-def _overlap(a: Box, b: Box) -> float:
-    """Intersection area over the smaller box's area (0.0 for disjoint or empty boxes)."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if w > 0 and h > 0 and smaller > 0 else 0.0
+__all__ = [
+    "EVENT_KINDS",
+    "HANDOVER",
+    "STATES",
+    "FallEvent",
+    "FallStateConfig",
+    "FallTracker",
+    "TrackSnapshot",
+]

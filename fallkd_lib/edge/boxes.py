@@ -1,0 +1,125 @@
+"""Boxes of one frame: pairwise IoU, class-agnostic non-maximum suppression, the IoU tracker, clipping to the frame
+and the confirm_conf gate. numpy only; Python 3.6."""
+
+import numpy as np
+
+
+def box_iou(a_xyxy, b_xyxy):
+    """Pairwise IoU (N, M) of two sets of (x1, y1, x2, y2) boxes, float64; empty or inverted boxes give 0.
+
+    The same arithmetic as torchvision.ops.box_iou (inter / (area_a + area_b - inter)), so both give equal values.
+    """
+    a = np.array(a_xyxy, dtype=np.float64).reshape(-1, 4)
+    b = np.array(b_xyxy, dtype=np.float64).reshape(-1, 4)
+    for boxes in (a, b):  # an inverted box is empty, not negative
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(bottom_right - top_left, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = inter / union
+    return np.nan_to_num(iou, nan=0.0)  # 0 / 0 for two empty boxes
+
+
+def nms(boxes, scores, iou_threshold):
+    """Indices of the boxes kept by greedy NMS, best score first: torchvision.ops.nms's rule (a box is dropped when
+    its IoU with a kept, better box is > iou_threshold; equal scores keep their input order), in float32."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = (x2 - x1) * (y2 - y1)
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    keep = []
+    threshold = np.float32(iou_threshold)
+    for pos, i in enumerate(order):
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        rest = order[pos + 1 :]
+        rest = rest[~suppressed[rest]]
+        if not len(rest):
+            continue
+        w = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+        h = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
+        inter = w * h
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overlap = inter / (areas[i] + areas[rest] - inter)
+        suppressed[rest[overlap > threshold]] = True
+    return np.array(keep, dtype=np.int64)
+
+
+class IouTracker(object):
+    """Track ids by greedy IoU matching: each box joins the live track it overlaps most (IoU >= min_iou, best pairs
+    first), the rest start new tracks; a track unseen for max_age frames is forgotten. No motion model."""
+
+    MIN_IOU = 0.3
+    MAX_AGE = 30  # frames
+
+    def __init__(self, min_iou=MIN_IOU, max_age=MAX_AGE):
+        """Match a box to a live track when IoU >= min_iou; forget tracks unseen for max_age frames."""
+        self.min_iou, self.max_age = float(min_iou), int(max_age)
+        self._tracks = {}  # track id -> (box, frame last seen)
+        self._next, self._frame = 1, 0
+
+    def assign(self, boxes):
+        """Track ids (int64) for the (N, 4) boxes of the next frame."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self._frame += 1
+        self._tracks = {k: v for k, v in self._tracks.items() if self._frame - v[1] <= self.max_age}
+        keys = list(self._tracks)
+        iou = box_iou(boxes, [self._tracks[k][0] for k in keys])
+        ids = np.zeros(len(boxes), dtype=np.int64)
+        taken_boxes, taken_tracks = set(), set()
+        rows, cols = np.nonzero(iou >= self.min_iou)
+        order = sorted(((iou[i, j], i, keys[j]) for i, j in zip(rows, cols)), reverse=True)
+        for _, i, key in order:  # best overlaps first
+            if i not in taken_boxes and key not in taken_tracks:
+                ids[i] = key
+                taken_boxes.add(i)
+                taken_tracks.add(key)
+        for i in range(len(boxes)):
+            if i not in taken_boxes:
+                ids[i], self._next = self._next, self._next + 1
+        for i, box in enumerate(boxes):
+            self._tracks[int(ids[i])] = (box, self._frame)
+        return ids
+
+
+def clip_boxes(dets, width, height):
+    """Rows of (N, 6+) x1 y1 x2 y2 ... clipped to a width x height frame, without the boxes left under 1 pixel."""
+    dets = np.array(dets, dtype=np.float64).reshape(len(dets), -1) if len(dets) else np.zeros((0, 6))
+    if len(dets):
+        dets[:, [0, 2]] = dets[:, [0, 2]].clip(0, width)
+        dets[:, [1, 3]] = dets[:, [1, 3]].clip(0, height)
+        dets = dets[(dets[:, 2] - dets[:, 0] >= 1) & (dets[:, 3] - dets[:, 1] >= 1)]
+    return dets
+
+
+class TrackGate(object):
+    """The confirm_conf gate: a track is confirmed by one box with conf >= confirm_conf and stays so until unseen
+    for forget_after seconds; only confirmed tracks' boxes pass. confirm_conf None lets every box pass."""
+
+    def __init__(self, confirm_conf, forget_after):
+        """Remember the thresholds; no track is confirmed yet."""
+        self.confirm_conf, self.forget_after = confirm_conf, float(forget_after)
+        self.confirmed = {}  # track id -> last time seen
+        self.unconfirmed = 0  # boxes held back so far
+
+    def filter(self, timestamp, dets):
+        """The rows of (N, 6) x1 y1 x2 y2 conf track_id whose track is confirmed at `timestamp` (seconds)."""
+        if self.confirm_conf is None:
+            return dets
+        forget = self.forget_after
+        self.confirmed = {t: seen for t, seen in self.confirmed.items() if timestamp - seen <= forget}
+        keep = np.zeros(len(dets), dtype=bool)
+        for i, det in enumerate(dets):
+            track = int(det[5])
+            if det[4] >= self.confirm_conf or track in self.confirmed:
+                self.confirmed[track], keep[i] = timestamp, True
+        self.unconfirmed += int((~keep).sum())
+        return dets[keep]

@@ -1,0 +1,150 @@
+"""The classifier's input: a person box padded, clipped and letterboxed into a square crop (as `fallkd crops` cut
+the training crops), then resized to the model's side and normalised. numpy + OpenCV only; Python 3.6.
+
+The resize is torch's bilinear interpolation with antialias (`F.interpolate(..., antialias=True)`, what the host
+runtime uses), written out as two weight matrices; tests compare the two.
+"""
+
+import math
+
+import cv2
+import numpy as np
+
+from .errors import UsageError
+
+LETTERBOX_FILL = 114  # the grey of the letterbox bars (ultralytics' value)
+_EPS = 1e-6  # absorbs float noise such as 0.7 * 90 = 62.99999999999999 before rounding outward
+
+
+def padded_box(xyxy, pad, width, height):
+    """Grow a box by `pad` x its size on each side, round outward to pixels and clip to the image."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    if pad < 0:
+        raise UsageError(
+            "pad must be >= 0 (a fraction of the box size added on each side), got {}".format(pad)
+        )
+    if not (x2 >= x1 and y2 >= y1) or not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise UsageError("box {} is not (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2".format(tuple(xyxy)))
+    dx, dy = pad * (x2 - x1), pad * (y2 - y1)
+    left = min(max(math.floor(x1 - dx + _EPS), 0), width)
+    top = min(max(math.floor(y1 - dy + _EPS), 0), height)
+    right = min(max(math.ceil(x2 + dx - _EPS), 0), width)
+    bottom = min(max(math.ceil(y2 + dy - _EPS), 0), height)
+    if right <= left or bottom <= top:
+        raise UsageError(
+            "box {} is empty inside the {}x{} image (padded and clipped: {}); check that boxes are in pixels "
+            "of this image".format(tuple(xyxy), width, height, (left, top, right, bottom))
+        )
+    return left, top, right, bottom
+
+
+def letterbox_params(height, width, size):
+    """(scale, new_w, new_h, left, top): the resize that fits the longer side to `size`, centred."""
+    if height < 1 or width < 1 or size < 1:
+        raise UsageError(
+            "letterbox needs a non-empty image and size >= 1, got {}x{} -> {}".format(height, width, size)
+        )
+    scale = size / max(height, width)
+    new_w = min(size, max(1, round(width * scale)))
+    new_h = min(size, max(1, round(height * scale)))
+    return scale, new_w, new_h, (size - new_w) // 2, (size - new_h) // 2
+
+
+def letterbox(image, size, fill=LETTERBOX_FILL):
+    """Resize keeping the aspect ratio (longer side = size) and centre on a size x size canvas of `fill`."""
+    scale, new_w, new_h, left, top = letterbox_params(image.shape[0], image.shape[1], size)
+    if (new_w, new_h) == (image.shape[1], image.shape[0]):
+        resized = image
+    else:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
+    canvas[top : top + new_h, left : left + new_w] = resized
+    return canvas
+
+
+def crop_person(image, xyxy, size, pad, fill=LETTERBOX_FILL):
+    """The letterboxed size x size crop of one person box (pixels, x1 y1 x2 y2), padded by `pad` per side."""
+    left, top, right, bottom = padded_box(xyxy, pad, image.shape[1], image.shape[0])
+    return letterbox(image[top:bottom, left:right], size, fill)
+
+
+def crop_people(image, boxes_xyxy, size, pad, fill=LETTERBOX_FILL):
+    """Crops of all boxes (N x 4 pixels) of one RGB frame as an (N, size, size, 3) uint8 array."""
+    boxes = np.asarray(boxes_xyxy, dtype=np.float64)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise UsageError(
+            "boxes_xyxy must be an (N, 4) array of x1 y1 x2 y2 pixels, got shape {}".format(boxes.shape)
+        )
+    out = np.empty((len(boxes), size, size, 3), dtype=np.uint8)
+    for i, box in enumerate(boxes):
+        out[i] = crop_person(image, box, size, pad, fill)
+    return out
+
+
+def antialias_taps(in_size, out_size):
+    """(index, weight) arrays of shape (out_size, K) of torch's antialiased bilinear resize along one axis: a
+    triangle filter widened by the scale when shrinking, each row normalised to sum 1 (align_corners=False),
+    computed in float32 step by step as torch's CPU kernel does (unused taps have weight 0)."""
+    f32 = np.float32
+    scale = f32(in_size / out_size)
+    support = scale if scale >= 1.0 else f32(1.0)
+    inv = f32(1.0) / scale if scale >= 1.0 else f32(1.0)
+    rows = []
+    for i in range(out_size):
+        center = scale * f32(i + 0.5)
+        lo = max(int(center - support + f32(0.5)), 0)
+        hi = min(int(center + support + f32(0.5)), in_size)
+        w = [max(f32(0.0), f32(1.0) - abs((f32(j) - center + f32(0.5)) * inv)) for j in range(lo, hi)]
+        total = f32(0.0)
+        for v in w:
+            total = f32(total + v)
+        rows.append((lo, [v / total if total != 0 else v for v in w]))
+    taps = max(len(w) for _, w in rows)
+    index = np.zeros((out_size, taps), dtype=np.int64)
+    weight = np.zeros((out_size, taps), dtype=np.float32)
+    for i, (lo, w) in enumerate(rows):
+        index[i] = lo + np.minimum(np.arange(taps), len(w) - 1)
+        weight[i, : len(w)] = w
+    return index, weight
+
+
+def _resize_axis(x, axis, out_size):
+    """Resize float32 x along one axis; taps summed one after the other in float32, as torch does."""
+    index, weight = antialias_taps(x.shape[axis], out_size)
+    shape = [1] * x.ndim
+    shape[axis] = out_size
+    total = np.take(x, index[:, 0], axis=axis) * weight[:, 0].reshape(shape)
+    for k in range(1, index.shape[1]):
+        total += np.take(x, index[:, k], axis=axis) * weight[:, k].reshape(shape)
+    return total
+
+
+def resize_crops(crops, size):
+    """(N, S, S, 3) uint8 crops -> (N, size, size, 3) float32, antialiased bilinear, rounded to whole grey levels."""
+    crops = np.asarray(crops)
+    if crops.shape[1:3] == (size, size) or not len(crops):
+        return crops.astype(np.float32)
+    x = crops.astype(np.float32)
+    if x.shape[2] != size:
+        x = _resize_axis(x, 2, size)  # along the width first, as torch does
+    if x.shape[1] != size:
+        x = _resize_axis(x, 1, size)
+    return np.clip(np.round(x), 0, 255).astype(np.float32)
+
+
+def classifier_batch(crops, image_size, mean, std):
+    """(N, S, S, 3) uint8 RGB crops -> (N, 3, image_size, image_size) float32, resized and normalised."""
+    x = resize_crops(crops, image_size).transpose(0, 3, 1, 2)
+    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
+    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
+    return np.ascontiguousarray((x - m) / s, dtype=np.float32)
+
+
+def softmax(logits):
+    """Row-wise softmax of (N, C) scores, float32."""
+    z = np.asarray(logits, dtype=np.float32)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
