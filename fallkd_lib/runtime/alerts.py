@@ -8,20 +8,17 @@ JSONL log, so an alert that a webhook missed is still on disk for the medical st
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import sys
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from fallkd_lib.edge import alerts as _core
 from fallkd_lib.errors import FallkdError
 from fallkd_lib.runtime.state import FallEvent
 
@@ -54,24 +51,18 @@ class Alert:
     def __post_init__(self) -> None:
         """Fill iso_time from time (UTC, milliseconds)."""
         if not self.iso_time:
-            iso = datetime.fromtimestamp(self.time, tz=timezone.utc).isoformat(timespec="milliseconds")
-            object.__setattr__(self, "iso_time", iso)
+            object.__setattr__(self, "iso_time", _core.iso_time(self.time))
 
     @classmethod
     def from_event(
         cls, event: FallEvent, camera: str, snapshot: str | Path | None = None, wall_time: float | None = None
     ) -> Alert:
         """Turn a FallTracker "long_lie" event into an alert stamped with wall-clock time (default: now)."""
-        return cls(
-            time=time.time() if wall_time is None else float(wall_time),
-            track_id=int(event.track_id),
-            box=tuple(float(v) for v in event.box),  # type: ignore[arg-type]
-            probability=float(event.prob),
-            seconds_down=float(event.seconds_down),
-            camera=str(camera),
-            snapshot=None if snapshot is None else str(snapshot),
-            source_time=float(event.time),
-        )
+        record = _core.alert_record(
+            event, camera, snapshot, wall_time
+        )  # the edge bundle's record, field by field
+        record["box"] = tuple(record["box"])
+        return cls(**record)
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as a JSON-ready dict (the webhook body and the JSONL record)."""
@@ -109,13 +100,7 @@ def format_alert(alert: Alert) -> str:
 
 def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line and fsync it (creates the folders; safe to call from several threads)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    with _APPEND_LOCK, open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    _core.append_jsonl(path, record)
 
 
 class StdoutSink:
