@@ -1,5 +1,5 @@
 """The edge commands of `fallkd`: `detect` (the camera pipeline), `score-clips` (the pipeline scored on
-labelled real clips) and `export-det` (ONNX and int8 detector)."""
+labelled real clips), `export-det` (ONNX and int8 detector) and `export` (the TX2 deploy bundle)."""
 
 from __future__ import annotations
 
@@ -114,8 +114,36 @@ def cmd_export_det(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    """Write the deploy bundle (ONNX opset 13, pipeline.json, budget, parity, TensorRT script, run_edge.py)."""
+    from fallkd_lib.export.budget import budget_table
+    from fallkd_lib.export.bundle import export_bundle
+
+    cfg = cli_config(PipelineConfig, args.profile, args.set, conf=args.conf)
+    report = export_bundle(
+        args.detector, args.classifier, args.out, imgsz=args.imgsz, calib=args.calib, config=cfg
+    )
+    parity, pipeline = report["parity"], report["pipeline"]
+    print(budget_table(report["budget"]))
+    cls, det = parity["classifier"], parity["detector"]
+    print(
+        f"parity: classifier max |logit diff| {cls['max_abs_logit_diff']:.2e}, top-1 {cls['top1_agreement']:.3f} "
+        f"({cls['crops']} crops); detector recall {det['recall']:.3f}, precision {det['precision']:.3f}, "
+        f"mean IoU {det['mean_iou']:.4f} ({det['frames']} frames); opsets {parity['opsets']}"
+    )
+    if pipeline["tracker"]["host_tracker"] != "iou":
+        print(
+            f"note: the bundle tracks with fallkd's IoU tracker; this camera's config used "
+            f"{pipeline['tracker']['host_tracker']} (ByteTrack is ultralytics' and not shipped). "
+            "`fallkd detect --set tracker=iou` shows on this machine what the bundle does"
+        )
+    print(
+        f"wrote {args.out}: on the TX2 run `bash build_engines.sh`, then `python3 run_edge.py --source 0 --out alerts/`"
+    )
+
+
 def add_edge_commands(sub: argparse._SubParsersAction) -> None:
-    """Add `detect`, `score-clips` and `export-det` to the fallkd parser."""
+    """Add `detect`, `score-clips`, `export-det` and `export` to the fallkd parser."""
     p = sub.add_parser("detect", help="run fall detection with alerts on a video, images, webcam or stream")
     p.add_argument(
         "source", help="video file, image, image folder, webcam index (0) or rtsp:// / http:// URL"
@@ -172,3 +200,17 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
         help="8-bit weights (default 7: no overflow on AVX2 CPUs without VNNI)",
     )
     p.set_defaults(func=cmd_export_det)
+
+    p = sub.add_parser(
+        "export", help="write the TX2 deploy bundle: ONNX opset 13, TensorRT script, run_edge.py"
+    )
+    p.add_argument("--detector", type=Path, required=True, help="person detector best.pt or its ONNX export")
+    p.add_argument("--classifier", type=Path, required=True, help="classifier run folder or best.pt")
+    p.add_argument("--out", type=Path, required=True, help="a new (or empty) folder for the bundle")
+    p.add_argument("--imgsz", type=int, default=None, help="detector input side (default: its training size)")
+    p.add_argument(
+        "--calib", default=None, help="video or folder of the camera's frames: int8 cache + parity"
+    )
+    p.add_argument("--conf", type=float, default=None, help="detector confidence threshold")
+    config_options(p, "PipelineConfig (state.* = FallStateConfig)")
+    p.set_defaults(func=cmd_export)

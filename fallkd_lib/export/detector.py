@@ -25,8 +25,11 @@ from fallkd_lib.runtime.loaders import load_detector
 from fallkd_lib.settings import keep_torch_threads
 
 
-def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int | None = None) -> Path:
-    """Export a detector checkpoint (best.pt) to ONNX at a fixed input size (default: its training size)."""
+def export_detector_onnx(
+    weights: str | Path, out_path: str | Path, imgsz: int | None = None, opset: int | None = None
+) -> Path:
+    """Export a detector checkpoint (best.pt) to ONNX at a fixed input size (default: its training size) and opset
+    (default: ultralytics' choice)."""
     weights, out_path = Path(weights), Path(out_path)
     if weights.suffix.lower() != ".pt":
         raise UsageError(f"{weights}: export needs the detector's .pt checkpoint (from train_detector)")
@@ -37,7 +40,7 @@ def export_detector_onnx(weights: str | Path, out_path: str | Path, imgsz: int |
         copy = Path(tmp) / "detector.pt"  # ultralytics writes the .onnx beside the weights it exports
         shutil.copy2(weights, copy)
         with keep_torch_threads():
-            exported = load_detector(copy).export(format="onnx", imgsz=int(imgsz), verbose=False)
+            exported = load_detector(copy).export(format="onnx", imgsz=int(imgsz), opset=opset, verbose=False)
         os.replace(exported, out_path)
     return out_path
 
