@@ -7,6 +7,8 @@ have it), and the opset check `build_engines.sh` runs before TensorRT sees a fil
 import argparse
 import sys
 
+from .errors import UsageError
+
 MAX_OPSET = 13  # JetPack 4.6 ships TensorRT 8.2, whose ONNX parser reads opsets up to 13
 
 
@@ -38,7 +40,7 @@ def _fields(data):
         elif wire == 5:
             value, pos = data[pos : pos + 4], pos + 4
         else:
-            raise ValueError("not a protobuf message (wire type {} at byte {})".format(wire, pos))
+            raise UsageError("not a protobuf message (wire type {} at byte {})".format(wire, pos))
         yield number, wire, value
 
 
@@ -58,9 +60,9 @@ def read_opsets(path):
                         version = sub_value
                 opsets[domain] = version
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("{} is not a readable ONNX model: {}".format(path, exc)) from exc
+        raise UsageError("{} is not a readable ONNX model: {}".format(path, exc)) from exc
     if "" not in opsets and "ai.onnx" not in opsets:
-        raise ValueError("{} is not an ONNX model (no opset_import of the ONNX domain)".format(path))
+        raise UsageError("{} is not an ONNX model (no opset_import of the ONNX domain)".format(path))
     return opsets
 
 

@@ -140,6 +140,11 @@ def detector_parity(detector: object, onnx_path: Path, frames: list[np.ndarray],
 
 def _check_parity(parity: dict) -> None:
     """Raise a ParityError naming the first value beyond TOLERANCE."""
+    if not parity["detector"]["reference_boxes"] and not parity["detector"]["candidate_boxes"]:
+        raise ParityError(
+            f"the detector found no person on any of the {parity['detector']['frames']} parity frames, so its export "
+            "cannot be checked: pass --calib with frames of your camera that show people, or a trained detector"
+        )
     checks = [("classifier", "max_abs_logit_diff", False), ("classifier", "top1_agreement", True)]
     checks += [("detector", key, True) for key in ("recall", "precision", "mean_iou")]
     for model, key, higher in checks:
