@@ -47,6 +47,30 @@ def test_train_classifier_writes_the_figures(runs) -> None:
     assert again["history"] == metrics["history"]
 
 
+def test_a_finished_run_is_scored_again_only_when_its_weights_or_crops_change(runs, monkeypatch) -> None:
+    import fallkd_lib.train.recipes as recipes
+
+    out = runs["base"] / "rescore"
+    first = train_classifier(runs["crops"], out, CFG, name="resnet18", progress=False)
+    calls = []
+    real = recipes.score_folder
+    monkeypatch.setattr(recipes, "score_folder", lambda *a: calls.append(a[1]) or real(*a))
+    again = train_classifier(runs["crops"], out, CFG, name="resnet18", progress=False)
+    assert calls == []  # nothing changed: the saved scores are returned, not computed again
+    assert again["test"] == first["test"] and again == json.loads((out / "metrics.json").read_text())
+    other = train_classifier(
+        runs["crops"], out, CFG, name="resnet18", other_crops=runs["other"], progress=False
+    )
+    assert calls == [runs["crops"], runs["other"]] and other["other_origin"]["n"] == 18
+    best = out / "best.pt"
+    best.write_bytes(best.read_bytes())  # new weights (a later mtime): score again
+    train_classifier(runs["crops"], out, CFG, name="resnet18", other_crops=runs["other"], progress=False)
+    assert len(calls) == 4
+    (out / "scores.json").write_text("{not json")  # a damaged key is not trusted
+    train_classifier(runs["crops"], out, CFG, name="resnet18", other_crops=runs["other"], progress=False)
+    assert len(calls) == 6
+
+
 def test_distill_cached_and_online(runs) -> None:
     cached = distill(runs["crops"], runs["base"] / "kd_c", CFG, runs["teacher"], "cached", progress=False)
     online = distill(runs["crops"], runs["base"] / "kd_o", CFG, runs["teacher"], "online", progress=False)

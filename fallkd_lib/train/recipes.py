@@ -8,6 +8,8 @@ it continues from `last.pt`; call it on a finished run and it only re-reads and 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from fallkd_lib.config import TrainConfig
 from fallkd_lib.data.crops import read_crop_spec
 from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
 from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.io import write_json_atomic
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
 from fallkd_lib.models.inputs import ClassifierInput
 from fallkd_lib.models.trained import load_trained_classifier
@@ -116,13 +119,55 @@ def train_classifier(
     )
     criterion = criterion or plain_criterion(cfg.label_smoothing)
     fit(model, loaders, criterion, cfg, out_dir, None, classes, progress=progress, model_input=model_input)
-    load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
     record = read_metrics(out_dir)
-    record["budget"] = deploy_budget(name, len(classes))
-    record["test"] = score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None
-    record["other_origin"] = score_folder(model, other_crops, cfg, SPLITS) if other_crops else None
+    key = _scores_key(out_dir, record, crops_dir, other_crops)
+    saved = _read_scores(out_dir / SCORES_FILE)
+    if saved.get("key") == key:  # a finished run asked again: its scores still hold, no need to score again
+        scores = {k: saved[k] for k in SCORED}
+    else:
+        load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
+        scores = {
+            "budget": deploy_budget(name, len(classes)),
+            "test": score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None,
+            "other_origin": score_folder(model, other_crops, cfg, SPLITS) if other_crops else None,
+        }
+        write_json_atomic(out_dir / SCORES_FILE, {"key": key, **scores})
+    record.update(scores)
     write_metrics(out_dir / "metrics.json", record)
     return record
+
+
+SCORES_FILE = "scores.json"  # a run's scores after training, with what they were computed from
+SCORED = ("budget", "test", "other_origin")
+
+
+def _files_digest(root: str | Path, splits: tuple[str, ...]) -> str:
+    """A digest of the files (relative path, size) under the given splits of a crop folder."""
+    root, digest = Path(root), hashlib.sha256()
+    for split in splits:
+        for path in sorted((root / split).rglob("*")) if (root / split).is_dir() else []:
+            if path.is_file():
+                digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_scores(path: Path) -> dict:
+    """The scores saved beside a run's metrics ({} when absent, unreadable or incomplete: score again)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) and {"key", *SCORED} <= set(saved) else {}
+
+
+def _scores_key(out_dir: Path, record: dict, crops_dir: str | Path, other_crops: str | Path | None) -> dict:
+    """The weights (best.pt's size and time, epochs done) and crop files that a run's scores depend on."""
+    best = (out_dir / "best.pt").stat()
+    return {
+        "best": [best.st_size, best.st_mtime_ns, record["epochs_done"]],
+        "test": _files_digest(crops_dir, ("test",)),
+        "other": _files_digest(other_crops, SPLITS) if other_crops else None,
+    }
 
 
 def teacher_config(cfg: TrainConfig) -> TrainConfig:
