@@ -177,6 +177,10 @@ def test_run_edge_without_torch_on_a_clip_and_a_folder(bundle, clip, tmp_path) -
     cap.release()
     summary = run_edge(bundle[0], folder, tmp_path / "folder_out")
     assert summary["frames"] == 5 and (tmp_path / "folder_out" / "events.jsonl").is_file()
+    summary = run_edge(bundle[0], clip, tmp_path / "loop_out", "--loop", "--max-frames", "45")
+    assert summary["frames"] == 45 and summary["error"] is None  # 30 frames, then 15 of the replay
+    events = lines(tmp_path / "loop_out" / "events.jsonl")
+    assert max(e["frame"] for e in events) < 45 and all(e["time"] < 45 / 5 for e in events)
 
 
 def _host_events(bundle_dir: Path, classifier: Path, video: Path, out: Path) -> list[dict]:

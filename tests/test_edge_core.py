@@ -179,3 +179,39 @@ def test_confirm_gate_and_clipping() -> None:
     assert len(gate.filter(7.0, dets[[1]] * [1, 1, 1, 1, 0.2, 1])) == 0  # forgotten after 5 s unseen
     clipped = boxes.clip_boxes(np.array([[-5, -5, 5, 5, 0.9, 1], [99.5, 0, 120, 10, 0.9, 2]]), 100, 50)
     assert clipped.tolist() == [[0, 0, 5, 5, 0.9, 1]]
+
+
+def test_a_looping_source_replays_with_time_running_on(tmp_path) -> None:
+    import itertools
+
+    import cv2
+
+    from fallkd_lib.edge.runner import iter_source
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (32, 24))
+    for i in range(4):
+        writer.write(np.full((24, 32, 3), 60 * i, np.uint8))
+    writer.release()
+    once = list(iter_source(video))
+    assert [i for i, *_ in once] == [0, 1, 2, 3] and [t for _, t, *_ in once] == pytest.approx(
+        [0, 0.2, 0.4, 0.6]
+    )
+    looped = list(itertools.islice(iter_source(video, loop=True), 10))
+    assert [i for i, *_ in looped] == list(range(10))
+    assert [t for _, t, *_ in looped] == pytest.approx(
+        [0.2 * i for i in range(10)]
+    )  # 0.8 s: the frame after 0.6
+    names = [name for _, _, name, _ in looped]
+    assert names[:5] == ["clip_000000", "clip_000001", "clip_000002", "clip_000003", "clip_000000_r1"]
+    assert len(set(names)) == 10  # snapshots of a replay never overwrite the first pass's
+    assert all(
+        np.array_equal(a[3], b[3]) for a, b in zip(once * 2, looped[4:], strict=False)
+    )  # the same frames
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    assert [t for _, t, *_ in itertools.islice(iter_source(folder, fps=2.0, loop=True), 3)] == [0.0, 0.5, 1.0]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(Exception, match="folder without images"):
+        next(iter_source(tmp_path / "empty", loop=True))

@@ -47,10 +47,29 @@ def read_bundle(folder):
     return bundle
 
 
-def iter_source(source, fps=None):
+def iter_source(source, fps=None, loop=False):
     """(index, timestamp s, name, RGB frame) of a video file, a folder of images or a camera index; timestamps as
     `fallkd detect` gives them (frame / fps for files, 1 fps for images unless fps is given; the clock for a
-    camera)."""
+    camera). loop replays a file or folder forever, index and time running on (a soak test, a demo screen)."""
+    if not loop or str(source).isdigit():
+        for item in _iter_once(source, fps):
+            yield item
+        return
+    index, offset, replay = 0, 0.0, 0
+    while True:
+        stamps = []
+        for _, stamp, name, image in _iter_once(source, fps):
+            yield index, offset + stamp, name if not replay else "{}_r{}".format(name, replay), image
+            index += 1
+            stamps.append(stamp)
+        if not stamps:
+            return
+        step = (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else 1.0 / (fps or 1.0)
+        offset, replay = offset + stamps[-1] + step, replay + 1
+
+
+def _iter_once(source, fps=None):
+    """One pass over a source (see iter_source)."""
     if str(source).isdigit():
         cap, start, index = cv2.VideoCapture(int(source)), time.monotonic(), 0
         if not cap.isOpened():
@@ -236,15 +255,16 @@ def save_snapshot(out, name, image, box):
     return path
 
 
-def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None):
-    """Process a source into out (events.jsonl, alerts, snapshots/, summary.json); returns the summary."""
+def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None, loop=False):
+    """Process a source into out (events.jsonl, alerts, snapshots/, summary.json); returns the summary. loop
+    replays a file or folder until max_frames or Ctrl-C (SIGINT)."""
     camera.reset()
     if not os.path.isdir(out):
         os.makedirs(out)
     counts, start, error = {}, time.perf_counter(), None
     try:
         with open(os.path.join(out, "events.jsonl"), "w", encoding="utf-8") as events_file:
-            for index, stamp, frame_name, image in iter_source(source, fps):
+            for index, stamp, frame_name, image in iter_source(source, fps, loop):
                 _, _, events = camera.process(image, stamp)
                 for event in events:
                     record = dict(frame=index, name=frame_name, **event._asdict())
@@ -299,13 +319,20 @@ def main(argv=None):
         "--fps", type=float, default=None, help="override the source's frame rate (timestamps)"
     )
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="replay a video or folder until --max-frames or Ctrl-C (time runs on)",
+    )
     args = parser.parse_args(argv)
     try:
         camera = EdgeCamera(args.bundle, args.backend, args.threads)
         if args.webhook:
             print("alerts also go to {}".format(redact_url(args.webhook)))
         outbox = AlertOutbox(args.out, args.webhook)
-        summary = run(camera, args.source, args.out, outbox, args.camera, args.fps, args.max_frames)
+        summary = run(
+            camera, args.source, args.out, outbox, args.camera, args.fps, args.max_frames, args.loop
+        )
     except (UsageError, OSError) as exc:
         print("error: {}".format(exc), file=sys.stderr)
         return 2
