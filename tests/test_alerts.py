@@ -330,3 +330,40 @@ def test_stdout_and_jsonl_sinks(tmp_path: Path, capsys) -> None:
     sink.send(ALERT)
     sink.send(ALERT)
     assert read_jsonl(sink.path) == [ALERT_DICT, ALERT_DICT]
+
+
+def test_edge_outbox_drains_on_close_and_logs_what_it_could_not_send(
+    server: Recorder, tmp_path: Path
+) -> None:
+    """run_edge.py's AlertOutbox: a live webhook gets every alert before close() returns; a stuck one leaves the
+    in-flight and the queued alerts in alert_deliveries.jsonl as not delivered, each once."""
+    from fallkd_lib.edge.runner import AlertOutbox
+
+    records = [dict(ALERT_DICT, track_id=i) for i in (1, 2, 3)]
+    fine = AlertOutbox(tmp_path / "fine", hook_url(server), timeout=2.0, retries=0)
+    for record in records:
+        fine.send(record)
+    fine.close(timeout=5.0)
+    logged = read_jsonl(tmp_path / "fine" / "alert_deliveries.jsonl")
+    assert [(r["track_id"], r["delivered"]) for r in logged] == [
+        (i, {"webhook": True, "jsonl": True}) for i in (1, 2, 3)
+    ]
+    server.delay = 10.0  # the server now hangs until the test releases it
+    stuck = AlertOutbox(tmp_path / "stuck", hook_url(server), timeout=5.0, retries=0)
+    for record in records:
+        stuck.send(record)
+    time.sleep(0.3)  # the worker is in the POST of alert 1
+    start = time.monotonic()
+    stuck.close(timeout=0.3)
+    assert time.monotonic() - start < 1.5
+    server.release.set()  # the POST of alert 1 now returns: the worker must not log it a second time
+    stuck._worker.join(3.0)
+    logged = read_jsonl(tmp_path / "stuck" / "alert_deliveries.jsonl")
+    assert [(r["track_id"], r["delivered"]["webhook"]) for r in logged] == [
+        (1, False),
+        (2, False),
+        (3, False),
+    ]
+    assert logged[0]["errors"]["webhook"].endswith("delivery unknown")
+    assert logged[1]["errors"]["webhook"].startswith("not sent: the camera stopped after waiting 0.3 s")
+    assert len(read_jsonl(tmp_path / "stuck" / "alerts.jsonl")) == 3 and stuck.raised == 3

@@ -186,7 +186,7 @@ class AlertOutbox(object):
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.raised, self.failures = 0, 0
         self._queue = queue.Queue(maxsize=100)
-        self._worker = None
+        self._worker, self._lock, self._closed, self._current = None, threading.Lock(), False, None
         if webhook:
             self._worker = threading.Thread(target=self._run, name="fallkd-alerts", daemon=True)
             self._worker.start()
@@ -219,8 +219,10 @@ class AlertOutbox(object):
         """The webhook thread: POST each queued alert, log the outcome."""
         while True:
             record = self._queue.get()
-            if record is None:
-                return
+            with self._lock:
+                if record is None or self._closed:
+                    return
+                self._current = record
             token = os.environ.get(self.token_env, "").strip()
             if token and not header_safe(token):
                 causes = ["${} cannot go in an HTTP header".format(self.token_env)]
@@ -228,7 +230,11 @@ class AlertOutbox(object):
                 body = json.dumps(record).encode("utf-8")
                 causes = post_json(self.webhook, body, token, self.timeout, self.retries, self.backoff)
             error = {"webhook": "; ".join(causes)} if causes else {}
-            self._log(record, {"webhook": not causes}, error)
+            with self._lock:
+                if self._closed:  # close() gave up waiting and has logged this alert
+                    return
+                self._current = None
+                self._log(record, {"webhook": not causes}, error)
 
     def _log(self, record, delivered, errors):
         """Append the delivery record."""
@@ -237,10 +243,34 @@ class AlertOutbox(object):
         append_jsonl(os.path.join(self.out, "alert_deliveries.jsonl"), entry)
 
     def close(self, timeout=10.0):
-        """Let the webhook thread finish what is queued (up to timeout seconds)."""
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(timeout)
+        """Let the webhook thread finish what is queued (up to timeout seconds); what it could not send by then is
+        logged as not delivered, so every alert raised has its line in alert_deliveries.jsonl."""
+        if self._worker is None:
+            return
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._worker.join(timeout)
+        with self._lock:
+            if not self._worker.is_alive():
+                return
+            self._closed = True
+            if self._current is not None:
+                error = "the camera stopped during the POST (after waiting {:g} s): delivery unknown".format(
+                    timeout
+                )
+                self._log(self._current, {"webhook": False}, {"webhook": error})
+        while True:
+            try:
+                record = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if record is not None:
+                error = "not sent: the camera stopped after waiting {:g} s with alerts still queued".format(
+                    timeout
+                )
+                self._log(record, {"webhook": False}, {"webhook": error})
 
 
 def save_snapshot(out, name, image, box):
