@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -287,7 +288,7 @@ def save_snapshot(out, name, image, box):
 
 def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None, loop=False):
     """Process a source into out (events.jsonl, alerts, snapshots/, summary.json); returns the summary. loop
-    replays a file or folder until max_frames or Ctrl-C (SIGINT)."""
+    replays a file or folder until max_frames, Ctrl-C or SIGTERM."""
     camera.reset()
     if not os.path.isdir(out):
         os.makedirs(out)
@@ -330,6 +331,11 @@ def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None, l
     return summary
 
 
+def _stop(signum, frame):
+    """SIGTERM (systemctl stop, docker stop) ends the camera as Ctrl-C does: alerts flushed, summary written."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     """The command line of run_edge.py."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -355,6 +361,7 @@ def main(argv=None):
         help="replay a video or folder until --max-frames or Ctrl-C (time runs on)",
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         camera = EdgeCamera(args.bundle, args.backend, args.threads)
         if args.webhook:
