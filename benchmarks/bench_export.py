@@ -1,0 +1,276 @@
+"""What the export buys on this CPU: torch eager vs ONNX Runtime fp32 vs int8 per model, and the edge camera
+(run_edge's EdgeCamera on ONNX Runtime) vs `fallkd detect` (FallPipeline) per frame on the same clip, each against
+this CPU's matrix-multiply roofline, measured in the same run.
+
+    .venv/bin/python benchmarks/bench_export.py [--classifier runs/course/quick/efficientnet_b0_kd_cached]
+        [--frames 40] [--repeats 20] [--threads 0]
+
+Models: the person detector that ships with fallkd (YOLOv5n at 320; torch eager runs its architecture,
+`yolov5n.yaml` with one class: its speed does not depend on the weights) and the course's distilled student
+(notebook 04's run; without it, an untrained EfficientNet-B0 with the quick profile's input, 64 px crops at 48 px),
+both exported by `fallkd export` into a temporary bundle (opset 13, parity checked). int8 copies are calibrated on
+frames and crops of another clip than the timed one. The clip is a rendered crowd with 3 people per frame.
+
+Roofline: the best GFLOP/s of a 2048 x 2048 float32 matrix product in torch on all cores; a model's "roofline
+share" is its FLOPs / time over that. Target (issue 11): on this CPU the edge camera's frame with 3 people costs
+at most 1.25x its detector alone (letterbox + ONNX Runtime + decoding + NMS on the same frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fallkd_lib.config import pipeline_config  # noqa: E402
+from fallkd_lib.data.geometry import CropSpec, crop_people  # noqa: E402
+from fallkd_lib.data.synthetic import generate_clip  # noqa: E402
+from fallkd_lib.edge import yolo  # noqa: E402
+from fallkd_lib.edge.backends import OnnxRuntimeModel  # noqa: E402
+from fallkd_lib.edge.runner import EdgeCamera  # noqa: E402
+from fallkd_lib.export.bundle import export_bundle  # noqa: E402
+from fallkd_lib.export.classifier_int8 import call_ms, quantize_classifier_onnx  # noqa: E402
+from fallkd_lib.export.quantize import quantize_detector_onnx  # noqa: E402
+from fallkd_lib.runtime.classifier import TorchClassifier, preprocess  # noqa: E402
+from fallkd_lib.runtime.loaders import shipped_detector  # noqa: E402
+from fallkd_lib.runtime.pipeline import FallPipeline  # noqa: E402
+from fallkd_lib.runtime.sources import iter_frames  # noqa: E402
+from fallkd_lib.settings import configure_offline, get_settings, keep_torch_threads  # noqa: E402
+
+TARGET = 1.25  # edge frame with 3 people / detector alone
+DEFAULT_CLASSIFIER = get_settings().runs_dir / "course" / "quick" / "efficientnet_b0_kd_cached"
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an n x n float32 matrix product in torch (all cores): this CPU's practical peak."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_seconds(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(call: object) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def crowd_frames(folder: Path, frames: int, seed: int) -> tuple[list, list[np.ndarray]]:
+    """Frames (fallkd Frame) of a 320 px crowd clip with >= 3 people in every frame, and its true boxes."""
+    for style in ("park", "cctv"):
+        for k in range(8):
+            info = generate_clip(
+                folder / f"crowd_{seed}_{k}", "crowd", max(4.0, frames / 10), 10.0, 320, seed + k, style
+            )
+            truth = json.loads(Path(info.truth).read_text())["frames"]
+            boxes = [np.array([p["box"] for p in f["people"] if p["visible"] > 0], float) for f in truth]
+            if min(len(b) for b in boxes[:frames]) >= 3:
+                return list(iter_frames(info.video))[:frames], boxes[:frames]
+    raise RuntimeError("no crowd clip with 3 people in every frame")
+
+
+def classifier_run(path: str, folder: Path) -> tuple[Path, str]:
+    """The classifier run folder to export, and how it was made."""
+    if path != "none" and (Path(path) / "best.pt").is_file():
+        return Path(path), f"{path} (trained)"
+    from fallkd_lib.config import as_dict, train_config
+    from fallkd_lib.models import create_classifier, input_stats
+    from fallkd_lib.models.inputs import ClassifierInput
+    from fallkd_lib.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    net = create_classifier("efficientnet_b0", 2, pretrained=False)
+    cfg = as_dict(train_config("quick", model="efficientnet_b0"))
+    model_input = ClassifierInput(CropSpec(64, 0.1), cfg["image_size"], *input_stats(net))
+    run = folder / "untrained_efficientnet_b0"
+    save_checkpoint(
+        run / "best.pt", net, None, None, None, 1, None, cfg, None, ["fall", "normal"], model_input
+    )
+    return (
+        run,
+        f"untrained efficientnet_b0 at {cfg['image_size']} px ({path} has no best.pt: run notebook 04)",
+    )
+
+
+def person_crops(images: list[np.ndarray], truth: list[np.ndarray], crop: CropSpec) -> np.ndarray:
+    """The true people of the frames, cut as the classifier's training crops were."""
+    return np.concatenate(
+        [crop_people(image, boxes, crop) for image, boxes in zip(images, truth, strict=True)]
+    )
+
+
+def model_table(
+    bundle: Path,
+    classifier: TorchClassifier,
+    timed: tuple[list[np.ndarray], list[np.ndarray]],
+    calib: tuple[list[np.ndarray], list[np.ndarray]],
+    repeats: int,
+    threads: int,
+    peak: float,
+    budget: dict,
+) -> list[dict]:
+    """torch / ONNX Runtime / int8 ms per call for the detector and the classifier at batch 1, 3, 8; timed and
+    calib are (RGB frames, true boxes) of two clips."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    size = json.loads((bundle / "pipeline.json").read_text())["detector"]["input_size"]
+    det_int8 = quantize_detector_onnx(bundle / "detector.onnx", bundle / "detector_int8.onnx", calib[0])
+    calib_crops = person_crops(*calib, classifier.input.crop)[:64]
+    cls_int8 = quantize_classifier_onnx(
+        bundle / "classifier.onnx", bundle / "classifier_int8.onnx", calib_crops
+    )
+    with keep_torch_threads(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_det = DetectionModel("yolov5n.yaml", nc=1, verbose=False).fuse(verbose=False).eval()
+    x = yolo.detector_input(timed[0][0], size)
+    batch = preprocess(person_crops(*timed, classifier.input.crop)[:8], classifier.input).numpy()
+    ways = {
+        "detector": (
+            lambda x: torch_det(torch.from_numpy(x)),
+            OnnxRuntimeModel(bundle / "detector.onnx", threads),
+            OnnxRuntimeModel(det_int8, threads),
+        ),
+        "classifier": (
+            lambda x: classifier.logits(torch.from_numpy(x)),
+            OnnxRuntimeModel(bundle / "classifier.onnx", threads),
+            OnnxRuntimeModel(cls_int8, threads),
+        ),
+    }
+    rows = []
+    for name, (eager, fp32, int8) in ways.items():
+        for k in (1,) if name == "detector" else (1, 3, 8):
+            inp = x if name == "detector" else batch[:k]
+            with torch.inference_mode(), keep_torch_threads():
+                ms = [call_ms(way, inp, repeats) for way in (eager, fp32, int8)]
+            gflops = budget["models"][name]["gflops"] * k
+            rows.append(
+                {
+                    "model": name,
+                    "batch": k,
+                    "gflops": gflops,
+                    "ms": ms,
+                    "roofline": gflops / ms[1] * 1000 / peak,
+                }
+            )
+    return rows
+
+
+def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: int, rounds: int) -> dict:
+    """ms/frame of the edge camera (and its stages), of its detector alone, and of FallPipeline, best of rounds."""
+    camera = EdgeCamera(bundle, "onnxruntime", threads)
+    det = camera.det
+    host = FallPipeline(shipped_detector(), classifier, pipeline_config("quick"))
+    images = [f.image for f in frames]
+    best: dict[str, float] = {}
+    people = {"edge": 0.0, "host": 0.0}
+    for _ in range(rounds + 1):  # the first round warms up
+        camera.reset()
+        start = time.perf_counter()
+        for i, image in enumerate(images):
+            people["edge"] += len(camera.process(image, i / 10)[0]) / len(images) / (rounds + 1)
+        edge = (time.perf_counter() - start) / len(images)
+        stages = camera.stage_ms()
+        start = time.perf_counter()
+        for image in images:
+            yolo.detect(camera.detector, image, det["input_size"], det["conf"], det["iou"], det["max_det"])
+        alone = (time.perf_counter() - start) / len(images)
+        host.reset()
+        start = time.perf_counter()
+        for frame in frames:
+            people["host"] += len(host.process(frame).people) / len(frames) / (rounds + 1)
+        hosted = (time.perf_counter() - start) / len(frames)
+        for key, value in (("edge", edge), ("alone", alone), ("host", hosted)):
+            best[key] = min(best.get(key, np.inf), 1000 * value)
+        for stage, value in stages.items():
+            best[f"edge_{stage}"] = min(best.get(f"edge_{stage}", np.inf), value)
+    best.update({f"{way}_people": n for way, n in people.items()})
+    return best
+
+
+def main() -> int:
+    """Build the bundle, time every way, print both tables and the verdict."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--classifier", default=str(DEFAULT_CLASSIFIER), help="classifier run folder ('none': untrained)"
+    )
+    parser.add_argument("--frames", type=int, default=40, help="frames of the crowd clip timed per round")
+    parser.add_argument("--repeats", type=int, default=20, help="calls per model timing (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the clip (best shown)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="ONNX Runtime threads per model (0: all cores)"
+    )
+    args = parser.parse_args()
+    configure_offline()
+    threads = torch.get_num_threads()
+    load = os.getloadavg()[0]
+    peak = matmul_gflops()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        run, made = classifier_run(args.classifier, tmp)
+        frames, truth = crowd_frames(tmp / "clip", args.frames, seed=0)
+        calib_frames, calib_truth = crowd_frames(tmp / "calib", 24, seed=50)
+        calib = ([f.image for f in calib_frames], calib_truth)
+        config = pipeline_config("quick", tracker="iou")
+        report = export_bundle(shipped_detector(), run, tmp / "deploy", config=config)
+        classifier = TorchClassifier.from_checkpoint(run / "best.pt", "cpu")
+        torch.set_num_threads(
+            threads
+        )  # ultralytics drops one core for the whole process when it loads a model
+        print(
+            f"torch {torch.__version__}, {threads} threads; matmul roofline {peak:.1f} GFLOP/s; load average "
+            f"{load:.1f} on {os.cpu_count()} cores at the start (a busy machine's numbers are not comparable)"
+        )
+        print(
+            f"detector: shipped YOLOv5n at 320; classifier: {made}; ONNX Runtime threads per model: "
+            f"{args.threads or 'all cores'}\n"
+        )
+        timed = ([f.image for f in frames], truth)
+        rows = model_table(
+            tmp / "deploy", classifier, timed, calib, args.repeats, args.threads, peak, report["budget"]
+        )
+        print(
+            f"{'model':11s} {'batch':>5s} {'GFLOPs':>7s} {'torch ms':>9s} {'ORT ms':>7s} {'int8 ms':>8s} "
+            f"{'ORT/torch':>9s} {'int8/ORT':>8s} {'ORT roofline':>12s}"
+        )
+        for r in rows:
+            t, o, q = r["ms"]
+            print(
+                f"{r['model']:11s} {r['batch']:5d} {r['gflops']:7.3f} {t:9.2f} {o:7.2f} {q:8.2f} {t / o:8.2f}x "
+                f"{o / q:7.2f}x {r['roofline']:11.1%}"
+            )
+        per_frame = edge_vs_host(tmp / "deploy", run, frames, args.threads, args.rounds)
+    det_g, cls_g = (report["budget"]["models"][m]["gflops"] for m in ("detector", "classifier"))
+    frame_g = det_g + 3 * cls_g
+    print(f"\nper frame ({args.frames} frames, 3 people each; best of {args.rounds} rounds):")
+    print(f"{'way':40s} {'ms/frame':>9s} {'GFLOP/s':>8s} {'roofline':>9s}")
+    lines = [
+        ("edge detector alone (ONNX Runtime + numpy)", per_frame["alone"], det_g),
+        ("edge camera, run_edge (ONNX Runtime)", per_frame["edge"], frame_g),
+        ("fallkd detect (FallPipeline, torch classifier)", per_frame["host"], frame_g),
+    ]
+    for name, ms, gflops in lines:
+        print(f"{name:40s} {ms:9.2f} {gflops / ms * 1000:8.1f} {gflops / ms * 1000 / peak:8.1%}")
+    stages = ", ".join(f"{s} {per_frame[f'edge_{s}']:.2f}" for s in ("detect", "crop", "classify", "track"))
+    print(
+        f"edge stages (ms/frame): {stages}; frame {frame_g:.3f} GFLOPs (detector {det_g:.3f} + 3 x {cls_g:.3f}); "
+        f"people classified per frame: edge {per_frame['edge_people']:.1f}, host {per_frame['host_people']:.1f}"
+    )
+    ratio = per_frame["edge"] / per_frame["alone"]
+    print(
+        f"edge camera / detector alone: {ratio:.2f}x (target <= {TARGET}x): {'met' if ratio <= TARGET else 'NOT met'}; "
+        f"fallkd detect / edge camera: {per_frame['host'] / per_frame['edge']:.2f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
