@@ -105,6 +105,10 @@ def test_classifier_batch_matches_the_host_preprocessing(size_in: int, size_out:
     diff = np.abs(got - expected)
     assert got.shape == expected.shape and got.dtype == np.float32
     assert diff.max() <= step + 1e-5 and (diff > 1e-4).mean() < 0.002  # float32 ties: a level, rarely
+    again = crops.classifier_batch(batch, size_out, model_input.mean, model_input.std)
+    np.testing.assert_array_equal(again, got)  # the cached taps give the same batch the second time
+    index, weight = crops.antialias_taps(size_in, size_out)
+    assert crops.antialias_taps(size_in, size_out)[1] is weight and not weight.flags.writeable
 
 
 def test_host_geometry_and_tracker_are_the_edge_core() -> None:

@@ -5,6 +5,7 @@ The resize is torch's bilinear interpolation with antialias (`F.interpolate(...,
 runtime uses), written out as two weight matrices; tests compare the two.
 """
 
+import functools
 import math
 
 import cv2
@@ -84,10 +85,12 @@ def crop_people(image, boxes_xyxy, size, pad, fill=LETTERBOX_FILL):
     return out
 
 
+@functools.lru_cache(maxsize=32)
 def antialias_taps(in_size, out_size):
     """(index, weight) arrays of shape (out_size, K) of torch's antialiased bilinear resize along one axis: a
     triangle filter widened by the scale when shrinking, each row normalised to sum 1 (align_corners=False),
-    computed in float32 step by step as torch's CPU kernel does (unused taps have weight 0)."""
+    computed in float32 step by step as torch's CPU kernel does (unused taps have weight 0). Cached and read-only:
+    a camera resizes crops of one size to one size every frame, and the Python loop costs more than the resize."""
     f32 = np.float32
     scale = f32(in_size / out_size)
     support = scale if scale >= 1.0 else f32(1.0)
@@ -108,6 +111,8 @@ def antialias_taps(in_size, out_size):
     for i, (lo, w) in enumerate(rows):
         index[i] = lo + np.minimum(np.arange(taps), len(w) - 1)
         weight[i, : len(w)] = w
+    index.setflags(write=False)
+    weight.setflags(write=False)
     return index, weight
 
 
