@@ -3,7 +3,7 @@
 this CPU's matrix-multiply roofline, measured in the same run.
 
     .venv/bin/python benchmarks/bench_export.py [--classifier runs/course/quick/efficientnet_b0_kd_cached]
-        [--frames 40] [--repeats 20] [--rounds 3] [--threads 0]
+        [--frames 40] [--repeats 20] [--rounds 3] [--threads 0] [--classifier-threads 1]
 
 Models: the person detector that ships with fallkd (YOLOv5n at 320; torch eager runs its architecture,
 `yolov5n.yaml` with one class: its speed does not depend on the weights) and the course's distilled student
@@ -39,7 +39,7 @@ from fallkd_lib.data.geometry import CropSpec, crop_people  # noqa: E402
 from fallkd_lib.data.synthetic import generate_clip  # noqa: E402
 from fallkd_lib.edge import yolo  # noqa: E402
 from fallkd_lib.edge.backends import OnnxRuntimeModel  # noqa: E402
-from fallkd_lib.edge.runner import EdgeCamera  # noqa: E402
+from fallkd_lib.edge.runner import CLASSIFIER_THREADS, EdgeCamera  # noqa: E402
 from fallkd_lib.export.bundle import export_bundle  # noqa: E402
 from fallkd_lib.export.classifier_int8 import call_ms, quantize_classifier_onnx  # noqa: E402
 from fallkd_lib.export.quantize import quantize_detector_onnx  # noqa: E402
@@ -134,7 +134,7 @@ def model_table(
     timed: tuple[list[np.ndarray], list[np.ndarray]],
     calib: tuple[list[np.ndarray], list[np.ndarray]],
     repeats: int,
-    threads: int,
+    threads: tuple[int, int],
     budget: dict,
 ) -> list[dict]:
     """torch / ONNX Runtime / int8 ms per call for the detector and the classifier at batch 1, 3, 8; timed and
@@ -155,13 +155,13 @@ def model_table(
     ways = {
         "detector": (
             lambda x: torch_det(torch.from_numpy(x)),
-            OnnxRuntimeModel(bundle / "detector.onnx", threads),
-            OnnxRuntimeModel(det_int8, threads),
+            OnnxRuntimeModel(bundle / "detector.onnx", threads[0]),
+            OnnxRuntimeModel(det_int8, threads[0]),
         ),
         "classifier": (
             lambda x: classifier.logits(torch.from_numpy(x)),
-            OnnxRuntimeModel(bundle / "classifier.onnx", threads),
-            OnnxRuntimeModel(cls_int8, threads),
+            OnnxRuntimeModel(bundle / "classifier.onnx", threads[1]),
+            OnnxRuntimeModel(cls_int8, threads[1]),
         ),
     }
     rows = []
@@ -182,12 +182,12 @@ def model_table(
     return rows
 
 
-def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: int, rounds: int) -> dict:
+def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: tuple[int, int], rounds: int) -> dict:
     """Per frame, paired: the edge detector alone and the edge camera on the same frame, one after the other, in
     alternating order (so a busy machine slows both alike); then FallPipeline over the frames on its own (torch's
     OpenMP threads keep spinning after a call and would slow whatever follows), one round after a warm-up. Medians
     over frames and rounds, the first round a warm-up."""
-    camera = EdgeCamera(bundle, "onnxruntime", threads)
+    camera = EdgeCamera(bundle, "onnxruntime", *threads)
     det = camera.det
     host = FallPipeline(shipped_detector(), classifier, pipeline_config("quick"))
     times: dict[str, list[float]] = {"alone": [], "edge": [], "host": [], "ratio": []}
@@ -238,11 +238,18 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=20, help="calls per model timing (median)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the clip (best shown)")
     parser.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime threads per model (0: all cores)"
+        "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
+    )
+    parser.add_argument(
+        "--classifier-threads",
+        type=int,
+        default=CLASSIFIER_THREADS,
+        help="ONNX Runtime threads of the classifier (0: all cores)",
     )
     args = parser.parse_args()
     configure_offline()
     threads = torch.get_num_threads()
+    ort_threads = (args.threads, args.classifier_threads)
     load = os.getloadavg()[0]
     roofline = matmul_gflops()
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,9 +266,9 @@ def main() -> int:
         )  # ultralytics drops one core for the whole process when it loads a model
         timed = ([f.image for f in frames], truth)
         rows = model_table(
-            tmp / "deploy", classifier, timed, calib, args.repeats, args.threads, report["budget"]
+            tmp / "deploy", classifier, timed, calib, args.repeats, ort_threads, report["budget"]
         )
-        per_frame = edge_vs_host(tmp / "deploy", run, frames, args.threads, args.rounds)
+        per_frame = edge_vs_host(tmp / "deploy", run, frames, ort_threads, args.rounds)
     end = matmul_gflops()
     peak = max(*roofline.values(), *end.values())
     print(
@@ -271,8 +278,8 @@ def main() -> int:
         f"{os.cpu_count()} cores (a busy machine's numbers are not comparable)"
     )
     print(
-        f"detector: shipped YOLOv5n at 320; classifier: {made}; ONNX Runtime threads per model: "
-        f"{args.threads or 'all cores'}\n"
+        f"detector: shipped YOLOv5n at 320; classifier: {made}; ONNX Runtime threads: detector "
+        f"{args.threads or 'all cores'}, classifier {args.classifier_threads or 'all cores'}\n"
     )
     print(
         f"{'model':11s} {'batch':>5s} {'GFLOPs':>7s} {'torch ms':>9s} {'ORT ms':>7s} {'int8 ms':>8s} "

@@ -183,6 +183,21 @@ def test_run_edge_without_torch_on_a_clip_and_a_folder(bundle, clip, tmp_path) -
     assert max(e["frame"] for e in events) < 45 and all(e["time"] < 45 / 5 for e in events)
 
 
+def test_the_edge_cameras_sessions_are_sized_for_one_core_each_way(bundle) -> None:
+    """The detector's ONNX Runtime session takes every core, the classifier's one thread (--classifier-threads)."""
+    from fallkd_lib.edge.runner import EdgeCamera
+
+    def threads(model: object) -> int:
+        return model.session.get_session_options().intra_op_num_threads
+
+    camera = EdgeCamera(bundle[0])
+    assert (threads(camera.detector), threads(camera.classifier)) == (0, 1)
+    camera = EdgeCamera(bundle[0], threads=2, classifier_threads=0)
+    assert (threads(camera.detector), threads(camera.classifier)) == (2, 0)
+    options = camera.classifier.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_run_edge_stops_cleanly_on_sigterm(bundle, clip, tmp_path) -> None:
     """A service manager stops the camera with SIGTERM: it exits 0 with its summary written, as after Ctrl-C."""
     import signal

@@ -34,6 +34,11 @@ from .yolo import detect
 BUNDLE_FORMAT = "fallkd-edge-bundle"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 STAGES = ("detect", "crop", "classify", "track", "total")
+# The two ONNX Runtime sessions run one after the other on the same cores. The detector, most of a frame's FLOPs,
+# takes them all; the classifier, a few small crops, one thread: split over cores, each of its many small layers
+# wakes and waits for a second thread. On a 2-core CPU with the quick student (3 crops at 48 px) its stage fell
+# from 7.4 to 4.4 ms (benchmarks/bench_export.py). A large classifier (224 px crops) may prefer 0 (all cores).
+CLASSIFIER_THREADS = 1
 
 
 def read_bundle(folder):
@@ -120,12 +125,13 @@ def _iter_once(source, fps=None):
 class EdgeCamera(object):
     """Detector + IoU tracker + confirm gate + batched crop classifier + fall state, one frame at a time."""
 
-    def __init__(self, folder, backend="onnxruntime", threads=0):
-        """Open both models of the bundle with `backend`; every setting from pipeline.json."""
+    def __init__(self, folder, backend="onnxruntime", threads=0, classifier_threads=CLASSIFIER_THREADS):
+        """Open both models of the bundle with `backend`; every setting from pipeline.json. ONNX Runtime threads:
+        `threads` for the detector, `classifier_threads` for the classifier (0: all cores)."""
         self.bundle = bundle = read_bundle(folder)
         det, cls = bundle["detector"], bundle["classifier"]
         self.detector = open_model(os.path.join(str(folder), det["file"]), backend, threads)
-        self.classifier = open_model(os.path.join(str(folder), cls["file"]), backend, threads)
+        self.classifier = open_model(os.path.join(str(folder), cls["file"]), backend, classifier_threads)
         self.det, self.cls = det, cls
         self.state = settings(bundle["state"])
         self.reset()
@@ -347,7 +353,13 @@ def main(argv=None):
     parser.add_argument("--bundle", default=here, help="the bundle folder (default: this script's)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt"))
     parser.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime threads per model (0: all cores)"
+        "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
+    )
+    parser.add_argument(
+        "--classifier-threads",
+        type=int,
+        default=CLASSIFIER_THREADS,
+        help="ONNX Runtime threads of the classifier (default 1: a few small crops; 0: all cores)",
     )
     parser.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
     parser.add_argument("--camera", default="camera", help="camera name in alerts")
@@ -363,7 +375,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        camera = EdgeCamera(args.bundle, args.backend, args.threads)
+        camera = EdgeCamera(args.bundle, args.backend, args.threads, args.classifier_threads)
         if args.webhook:
             print("alerts also go to {}".format(redact_url(args.webhook)))
         outbox = AlertOutbox(args.out, args.webhook)
