@@ -5,8 +5,8 @@ alerting to a local webhook (127.0.0.1, in a thread here) that answers HTTP 500 
 
 Without --bundle, the shipped detector and the classifier (default: notebook 04's distilled student; an untrained
 EfficientNet-B0 when it is missing) are exported into a temporary bundle whose fall state makes every confirmed
-person `down` at once, alerts a track that lives 10 s of clip time, and again every --cooldown seconds: a stress
-test of the alert path, not of accuracy. The clip is read as fast as the CPU allows (its clock runs faster than a
+person `down` at once and alerts it after 5 s of clip time (a seen fall) or 10 s (found down), and again every
+--cooldown seconds: a stress test of the alert path, not of accuracy. The clip is read as fast as the CPU allows (its clock runs faster than a
 camera's). run_edge.py runs as on the device, in its own process, supervised here (restarted if it exits; a restart
 is a failure), and is stopped with SIGTERM at the end, as a service manager stops it.
 
