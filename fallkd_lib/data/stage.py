@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from fallkd_lib.config import data_config
-from fallkd_lib.io import write_atomic
+from fallkd_lib.io import write_atomic, write_json_atomic
 from fallkd_lib.settings import get_settings
 
 
@@ -96,6 +99,10 @@ def run_data_stage(profile: str = "quick", out: str | Path | None = None, progre
     )
     start = time.perf_counter()
     sources = prepare_sources(profile, out, progress=progress)
+    key = _stage_key(profile, cfg, sources)
+    done = _finished_stage(out, key)
+    if done is not None:  # the same sources and settings were merged, cut and plotted before: reuse them
+        return done | {"seconds": round(time.perf_counter() - start, 1), "reused": True}
     merged = merge_datasets(
         sources,
         out / "merged",
@@ -106,7 +113,7 @@ def run_data_stage(profile: str = "quick", out: str | Path | None = None, progre
     )
     crops = extract_crops(out / "merged", out / "crops", cfg.crop_spec(), progress=progress)
     plots = save_data_plots(out / "merged", out / "plots")
-    return {
+    result = {
         "profile": profile,
         "sources": {name: str(path) for name, path in sources},
         "merged": str(out / "merged"),
@@ -114,5 +121,36 @@ def run_data_stage(profile: str = "quick", out: str | Path | None = None, progre
         "crops_dir": str(out / "crops"),
         "crops": crops.to_dict().get("counts", {}),
         "plots": [str(p) for p in plots],
-        "seconds": round(time.perf_counter() - start, 1),
     }
+    write_json_atomic(out / STAGE_FILE, {"key": key, "result": result})  # last: the stage is complete
+    return result | {"seconds": round(time.perf_counter() - start, 1), "reused": False}
+
+
+STAGE_FILE = "stage.json"  # a finished data stage: what it was made from and what it returned
+
+
+def _stage_key(profile: str, cfg: object, sources: list[tuple[str, Path]]) -> dict:
+    """What a data stage's outputs depend on: the profile, its DataConfig and every source file (path, size)."""
+    digest = hashlib.sha256()
+    for name, root in sources:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file():
+                digest.update(f"{name}/{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
+    return {
+        "profile": profile,
+        "config": json.loads(json.dumps(asdict(cfg), default=str)),
+        "sources": digest.hexdigest(),
+    }
+
+
+def _finished_stage(out: Path, key: dict) -> dict | None:
+    """The saved result of a finished stage in `out` made from `key`, if its outputs are all still there."""
+    try:
+        saved = json.loads((out / STAGE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("key") != key:
+        return None
+    result = saved["result"]
+    needed = [Path(result["merged"]) / "data.yaml", Path(result["crops_dir"]), *map(Path, result["plots"])]
+    return result if all(p.exists() for p in needed) else None
