@@ -342,3 +342,20 @@ def test_images_emptied_by_the_class_map_are_left_out(tmp_path: Path) -> None:
     kept = detector_dataset(src, tmp_path / "det_all", "person", progress=False, keep_emptied=True)
     assert detector_dataset_info(kept)["images"] == {"train": 3, "valid": 1}
     assert detector_dataset_info(kept)["emptied_left_out"] == 0
+
+
+def test_sources_keeps_one_source_and_the_merges_splits(merged: Path, tmp_path: Path) -> None:
+    """Train a detector on one camera of a merged dataset: its images only, in the splits the merge gave them."""
+    from fallkd_lib.data.crops import dataset_sources
+
+    park = {image for image, source in dataset_sources(merged).items() if source == "park"}
+    data_yaml = detector_dataset(merged, tmp_path / "det_park", "person", progress=False, sources=("park",))
+    info = detector_dataset_info(data_yaml)
+    written = {
+        f"{split}/images/{p.name}"
+        for split in ("train", "valid", "test")
+        for p in (tmp_path / "det_park" / split / "images").glob("*")
+    }
+    assert written == park and sum(info["images"].values()) == len(park) and info["sources"] == ["park"]
+    with pytest.raises(ValueError, match=r"sources \['ward'\] not all in its manifest.csv"):
+        detector_dataset(merged, tmp_path / "det_ward", "person", progress=False, sources=("ward",))

@@ -28,6 +28,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from fallkd_lib.data import yolo
+from fallkd_lib.data.crops import dataset_sources
 from fallkd_lib.errors import MissingFileError, UsageError
 from fallkd_lib.io import write_atomic, write_text_atomic
 
@@ -91,18 +92,32 @@ def _emptied(merged_root: Path) -> set[str]:
     return set(report.get("emptied") or []) if isinstance(report, dict) else set()
 
 
+def _of_sources(work: list[tuple[str, Path]], merged_root: Path, sources: tuple[str, ...]) -> list:
+    """The (split, image) items whose source (from the merge's manifest.csv) is one of `sources`."""
+    of = dataset_sources(merged_root)
+    known = sorted(set(of.values()))
+    if not of or not set(sources) <= set(known):
+        raise UsageError(
+            f"{merged_root}: sources {list(sources)} not all in its manifest.csv (sources: {known or 'none'}); "
+            "pass names the merge was given, or sources=None for every image"
+        )
+    return [(split, i) for split, i in work if of.get(i.relative_to(merged_root).as_posix()) in sources]
+
+
 def detector_dataset(
     merged_root: str | Path,
     out: str | Path,
     mode: str = "person",
     progress: bool = True,
     keep_emptied: bool = False,
+    sources: tuple[str, ...] | None = None,
 ) -> Path:
     """Write the detector's dataset (linked images, converted labels) and return its data.yaml.
 
     Images whose every box the merge's class map dropped (a `danger` patient, say) still show a person, so as
     "background" they would teach the detector to miss people: they are left out and counted
-    (``emptied_left_out``) unless keep_emptied.
+    (``emptied_left_out``) unless keep_emptied. `sources` keeps only the images of those sources (the merge's
+    manifest.csv says which image came from where): train on one camera, keep the merge's splits.
     """
     if mode not in DETECTOR_MODES:
         raise UsageError(f"unknown detector mode {mode!r}: choose one of {sorted(DETECTOR_MODES)}")
@@ -133,6 +148,8 @@ def detector_dataset(
     ]
     left_out = sum(is_emptied)
     work = [item for item, drop in zip(work, is_emptied, strict=True) if not drop]
+    if sources is not None:
+        work = _of_sources(work, merged_root, tuple(sources))
     for split in yolo.SPLITS:  # a rebuild starts from empty split folders (links and our labels only)
         shutil.rmtree(out / split, ignore_errors=True)
     for split, image in tqdm(work, desc=f"detector dataset ({mode})", unit="img", disable=not progress):
@@ -165,6 +182,7 @@ def detector_dataset(
         "boxes": {s: boxes[s] for s in splits},
         "skipped_label_lines": len(skipped),
         "emptied_left_out": left_out,
+        "sources": None if sources is None else list(sources),
         "links": dict(links),
     }
     return _write_yaml(out, names, splits, record)
