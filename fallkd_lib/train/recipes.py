@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
@@ -74,8 +75,19 @@ def deploy_budget(name: str, num_classes: int) -> dict:
     return model_budget(model, DEPLOY_SIZE)
 
 
-def score_folder(model: nn.Module, crops_dir: str | Path, cfg: TrainConfig, splits: tuple[str, ...]) -> dict:
-    """Classification report of a model over the given splits of a crop folder (eval transform)."""
+def score_folder(
+    model: nn.Module,
+    crops_dir: str | Path,
+    cfg: TrainConfig,
+    splits: tuple[str, ...],
+    class_names: list[str] | None = None,
+) -> dict:
+    """Classification report of a model over the given splits of a crop folder (eval transform).
+
+    class_names are the model's classes (default: the folder's); each crop's label is looked up by its class
+    name, so a 3-class model (background, fall, normal) is scored on a fall/normal folder: a fall it calls
+    background is a missed fall.
+    """
     mean, std = input_stats(model)
     transform = build_transforms(cfg.image_size, False, mean, std)
     parts = [CropDataset(crops_dir, s, transform) for s in splits if (Path(crops_dir) / s).is_dir()]
@@ -83,12 +95,19 @@ def score_folder(model: nn.Module, crops_dir: str | Path, cfg: TrainConfig, spli
         raise MissingFileError(
             f"{crops_dir}: none of the splits {splits} exist; make crops with `fallkd crops`"
         )
+    names = list(class_names or parts[0].classes)
+    lookup = []
+    for part in parts:
+        unknown = [c for c in part.classes if c not in names]
+        if unknown:
+            raise UsageError(
+                f"{part.root / part.split}: classes {unknown} are not the model's classes {names}"
+            )
+        lookup.append(np.array([names.index(c) for c in part.classes])[np.asarray(part.targets, dtype=int)])
     loader = DataLoader(ConcatDataset(parts), batch_size=cfg.batch_size, shuffle=False, num_workers=0)
     result = evaluate(model, loader)
-    classes = parts[0].classes
-    return classification_report_dict(
-        result["labels"], result["probs"], classes, "fall" if "fall" in classes else classes[0]
-    )
+    labels = np.concatenate(lookup)  # the loader keeps the parts' order
+    return classification_report_dict(labels, result["probs"], names, "fall" if "fall" in names else names[0])
 
 
 def train_classifier(
@@ -128,8 +147,8 @@ def train_classifier(
         load_checkpoint(out_dir / "best.pt", model, restore_rng=False, class_names=classes)
         scores = {
             "budget": deploy_budget(name, len(classes)),
-            "test": score_folder(model, crops_dir, cfg, ("test",)) if "test" in loaders else None,
-            "other_origin": score_folder(model, other_crops, cfg, SPLITS) if other_crops else None,
+            "test": score_folder(model, crops_dir, cfg, ("test",), classes) if "test" in loaders else None,
+            "other_origin": score_folder(model, other_crops, cfg, SPLITS, classes) if other_crops else None,
         }
         write_json_atomic(out_dir / SCORES_FILE, {"key": key, **scores})
     record.update(scores)
