@@ -1,0 +1,168 @@
+"""bench_real's training stages: the data, the two detectors and the crop-classifier ablation (all resume)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from fallkd_lib.config import DetectConfig, train_config
+from fallkd_lib.data.background import link_crops, write_background_crops
+from fallkd_lib.data.crops import extract_crops
+from fallkd_lib.data.geometry import CropSpec
+from fallkd_lib.data.merge import merge_datasets
+from fallkd_lib.data.stage import render_styles
+from fallkd_lib.data.subsets import crops_by_source
+from fallkd_lib.data.synthetic import STYLES
+from fallkd_lib.detector.dataset import detector_dataset
+from fallkd_lib.detector.train import train_detector
+from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
+
+TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
+STUDENT, TEACHER = "efficientnet_b0", "resnet18"
+# the shipped detector's recipe (fallkd_lib.detector.shipped), from scratch; epochs from --det-epochs
+DETECTOR = DetectConfig(model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=20, patience=100)
+VARIANTS = {  # row name -> run folder, for the two-stage rows
+    "scratch": "scratch",
+    "synthetic-pretrained": "pretrained",
+    "+ camera augmentation": "camera",
+    "+ KD (cached)": "kd_cached",
+    "+ background class": "camera_background",
+}
+CROP_TARGETS = {"test fall F1": 0.80, "other fall F1": 0.61, "other accuracy": 0.60}  # issue 10
+
+
+def merged_root(work: Path) -> Path:
+    """The merged real dataset (both sources, fall/normal, the merge's splits)."""
+    return work / "real" / "merged"
+
+
+def real_crops(datasets: Path, work: Path, size: int) -> dict[str, Path]:
+    """Merge the training source and the other camera, cut crops, and split them by source (resumes)."""
+    merged, crops = merged_root(work), work / "real" / "crops"
+    if not (merged / "data.yaml").is_file():
+        merge_datasets([(n, datasets / n) for n in (TRAIN, OTHER)], merged, progress=False)
+    extract_crops(merged, crops, CropSpec(size, 0.1), progress=False)
+    return crops_by_source(crops, work / "real" / "by_source")
+
+
+def synthetic_crops(work: Path, images: int, size: int) -> Path:
+    """Render both synthetic styles (the full world), merge them and cut crops the size of the real ones."""
+    root = work / "synthetic"
+    jobs = [
+        {"out": root / s, "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
+        for s in STYLES
+    ]
+    render_styles(jobs, progress=False)
+    if not (root / "merged" / "data.yaml").is_file():
+        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)
+    extract_crops(root / "merged", root / "crops", CropSpec(size, 0.1), progress=False)
+    return root / "crops"
+
+
+def train_one_detector(work: Path, mode: str, epochs: int) -> dict:
+    """One detector (mode "person" or "fall_normal") on the laifi images of the merge (resumes)."""
+    data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(TRAIN,))
+    return train_detector(
+        data, replace(DETECTOR, epochs=epochs), work / "det_runs", mode, plots=False, resume="auto"
+    )
+
+
+def detector_stage(work: Path, epochs: int) -> dict[str, dict]:
+    """Train the fall/normal and the person detector side by side, one process and one thread each (resumes)."""
+    modes = ("fall_normal", "person")
+    # spawn, not fork: torch threads; two one-thread trainings use both cores where one would use one
+    with ProcessPoolExecutor(len(modes), mp_context=get_context("spawn")) as pool:
+        futures = {mode: pool.submit(train_one_detector, work, mode, epochs) for mode in modes}
+        out = {mode: future.result() for mode, future in futures.items()}
+    for mode, summary in out.items():
+        print(
+            f"detector {mode}: valid mAP50 {summary['mAP50']:.3f}, {summary['epochs_run']} epochs in "
+            f"{summary['seconds']:.0f} s",
+            flush=True,
+        )
+    return out
+
+
+def row(record: dict, seconds: float | None) -> dict:
+    """The crop table's columns from a metrics.json record."""
+    test, other = record["test"], record["other_origin"]
+    return {
+        "test accuracy": test["accuracy"],
+        "test fall F1": test["per_class"]["fall"]["f1"],
+        "other accuracy": other["accuracy"],
+        "other fall F1": other["per_class"]["fall"]["f1"],
+        "other fall recall": other["per_class"]["fall"]["recall"],
+        "seconds": seconds,
+    }
+
+
+def background_folder(work: Path, real: Path) -> Path:
+    """The laifi crops plus a `background` class (one crop per image, every split); prints the counts."""
+    folder = link_crops(real, work / "real" / "with_background")
+    report = write_background_crops(
+        merged_root(work), folder, 1, 0, ("train", "valid", "test"), (TRAIN,), False
+    )
+    print(
+        f"background crops: {report['crops']} from {report['images']} images; no room in "
+        f"{report['images_without_room']}",
+        flush=True,
+    )
+    return folder
+
+
+def classifier_stage(
+    stage: Callable, work: Path, folders: dict[str, Path], synth: Path, args: argparse.Namespace
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """Synthetic pretraining, then the ablation rows; returns the crop table and each row's run folder."""
+    cfg = train_config("quick", model=STUDENT, image_size=args.image_size, epochs=args.epochs)
+    pre = {}
+    for model in (STUDENT, TEACHER):
+        scfg = replace(cfg, model=model, epochs=args.synth_epochs)
+        run = partial(train_classifier, synth, work / "synth_runs" / model, scfg, progress=False)
+        stage(f"synthetic pretraining {model}", run)
+        pre[model] = work / "synth_runs" / model / "best.pt"
+    real, other, runs = folders[TRAIN], folders[OTHER], work / "runs"
+    camera = replace(cfg, augment="camera")
+
+    def plain(run: str, c: object, weights: Path | None, crops: Path = real) -> Callable:
+        return lambda: train_classifier(
+            crops, runs / run, c, other_crops=other, weights=weights, progress=False
+        )
+
+    def kd() -> dict:
+        # the report's recipe: the teacher's outputs cached once
+        cache_teacher(runs / "teacher", real, camera, progress=False)
+        return distill(
+            real, runs / "kd_cached", camera, runs / "teacher", "cached", other, False, pre[STUDENT]
+        )
+
+    plans = {
+        "scratch": plain("scratch", cfg, None),
+        "synthetic-pretrained": plain("pretrained", cfg, pre[STUDENT]),
+        "+ camera augmentation": plain("camera", camera, pre[STUDENT]),
+        f"teacher ({TEACHER}, pretrained + camera)": plain(
+            "teacher", replace(camera, model=TEACHER), pre[TEACHER]
+        ),
+        "+ KD (cached)": kd,
+        "+ background class": lambda: plain(
+            "camera_background",
+            camera,
+            pre[STUDENT],
+            stage("background crops", background_folder, work, real),
+        )(),
+    }
+    rows = {}
+    for name, plan in plans.items():
+        record = stage(f"classifier {name}", plan)
+        rows[name] = row(record, stage.seconds[f"classifier {name}"])
+        print(f"{name}: {rows[name]}", flush=True)
+    table = pd.DataFrame(rows).T
+    table.loc["target (issue 10)"] = pd.Series(CROP_TARGETS)
+    return table, {name: runs / folder for name, folder in VARIANTS.items()}
