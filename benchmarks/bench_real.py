@@ -72,11 +72,18 @@ class Stages:
         self.path = work / "stage_seconds.json"
         self.seconds = json.loads(self.path.read_text()) if self.path.is_file() else {}
         self.started = time.perf_counter()
+        self.depth, self.nested = 0, set()  # a stage run inside another is not counted twice in the total
 
     def __call__(self, name: str, fn: Callable, *args: object) -> object:
         """fn(*args), timed; the time is kept the first time the stage completes."""
         t0 = time.perf_counter()
-        out = fn(*args)
+        self.depth += 1
+        if self.depth > 1:
+            self.nested.add(name)
+        try:
+            out = fn(*args)
+        finally:
+            self.depth -= 1
         took = time.perf_counter() - t0
         first = name not in self.seconds
         self.seconds.setdefault(name, round(took))
@@ -84,6 +91,10 @@ class Stages:
         note = "" if first else f" (resumed; {self.seconds[name]} s when it ran)"
         print(f"[{time.perf_counter() - self.started:6.0f} s] {name}: {took:.0f} s{note}", flush=True)
         return out
+
+    def total(self) -> int:
+        """Seconds of all top-level stages, each as long as it took when it ran."""
+        return sum(s for name, s in self.seconds.items() if name not in self.nested)
 
 
 def main() -> int:
@@ -115,7 +126,7 @@ def run(work: Path, args: argparse.Namespace) -> int:
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tables = stage("image level", image_level_stage, work, detectors, runs)
-    total = sum(stage.seconds.values())
+    total = stage.total()
     pd.set_option("display.width", 250)
     print(
         f"\ntrain on {TRAIN}, other camera {OTHER}; classifiers {args.image_size} px, {args.epochs} epochs, CPU"

@@ -87,9 +87,9 @@ def choose_threshold(truth: Sequence[bool], scores: Sequence[float]) -> float:
     The candidates are the scores themselves: between two of them nothing changes.
     """
     truth, scores = np.asarray(truth, dtype=bool), np.asarray(scores, dtype=np.float64)
-    candidates = np.unique(scores[scores > 0])[::-1]  # highest first: a later tie never replaces it
     if not truth.any():
         raise UsageError("choose_threshold needs at least one fall image to score F1")
+    candidates = np.unique(scores[scores > 0])[::-1]  # highest first: a later tie never replaces it
     best, best_f1 = math.inf, -1.0
     for t in candidates:
         called = scores >= t

@@ -67,7 +67,7 @@ def detection_outcomes(
             called[kind] += int(is_called[d])
     return {
         "detections": total,
-        **{k: v for k, v in counts.items()},
+        **counts,
         **{f"{k}_called_fall": v for k, v in called.items()},
         "not_person_fall_share": _ratio(called["not_person"], counts["not_person"]),
         "fall_recall": _ratio(called["fall_people"], counts["fall_people"]),
