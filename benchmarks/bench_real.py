@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -137,6 +138,11 @@ def run(work: Path, args: argparse.Namespace) -> int:
         table.to_csv(work / f"{name}.csv")
     crops.to_csv(work / "bench_real.csv")
     print(f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min)")
+    cpu = sum(
+        resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    print(f"CPU time of this run (it and its finished workers): {cpu:.0f} s")
     return 0
 
 
