@@ -53,7 +53,7 @@ def truth_sets(work: Path) -> dict[str, list[dict]]:
     sets = {}
     for name, (source, splits) in SETS.items():
         rel = [
-            (i, Path(i["image"]).relative_to(merged.resolve()).as_posix())
+            (i, Path(i["image"]).resolve().relative_to(merged.resolve()).as_posix())
             for s in splits
             for i in per_split[s]
         ]
