@@ -207,7 +207,7 @@ QUICK_TRAIN = TrainConfig(
     weight_decay=0.01,
     warmup_epochs=1,
     teacher="resnet18",
-    teacher_epochs=10,
+    teacher_epochs=8,
     workers=0,
 )
 FULL_TRAIN = TrainConfig()
@@ -253,7 +253,7 @@ class DetectConfig:
         )
 
 
-QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=3, workers=0, fraction=0.1, val=False)
+QUICK_DETECT = DetectConfig(pretrained=None, imgsz=160, epochs=2, workers=0, fraction=0.05, val=False)
 FULL_DETECT = DetectConfig()
 
 

@@ -16,7 +16,7 @@
 #   non-maximum suppression, which keeps the best of overlapping boxes.
 
 # %%
-PROFILE = "quick"  # "quick" (synthetic data, 160 px, 3 epochs from scratch on 10% of it, CPU) or "full" (Roboflow, 640 px, 50 epochs, GPU)
+PROFILE = "quick"  # "quick" (synthetic data, 160 px, 2 epochs from scratch on 5% of it, CPU) or "full" (Roboflow, 640 px, 50 epochs, GPU)
 
 # %%
 # %matplotlib inline
@@ -64,12 +64,12 @@ detector_dataset_info(person_yaml)
 # ## 3. Training
 #
 # The reference recipe: 640 px, batch 8, 50 epochs, starting from COCO-pretrained weights (`yolov5su.pt`,
-# downloaded when online). The quick profile trains from scratch for three epochs at 160 px on a tenth of the
+# downloaded when online). The quick profile trains from scratch for two epochs at 160 px on a twentieth of the
 # train images (`DetectConfig.fraction`) and scores the valid split only after the last epoch (`val=False`;
 # ultralytics validates after every epoch by default, which on a CPU costs as much as the training), which is
-# enough to run every step but not to detect well: expect a mAP near zero. A detector from scratch needs far more: the person detector that ships with fallkd (and that
-# notebook 05 puts in the camera) is a YOLOv5n trained the same way for 35 epochs on 1,000 synthetic scenes at
-# 320 px, an hour of CPU (`python scripts/build_shipped_detector.py`; its model card is
+# enough to run every step but not to detect well: expect a mAP near zero. A detector from scratch needs far
+# more: the person detector that ships with fallkd (and that notebook 05 puts in the camera) is a YOLOv5n
+# trained the same way for 35 epochs on 1,000 synthetic scenes at 320 px, an hour of CPU (`python scripts/build_shipped_detector.py`; its model card is
 # `fallkd_lib/assets/person_detector_320.md`). ultralytics prints its own progress; an interrupted run continues
 # with `resume=True`.
 

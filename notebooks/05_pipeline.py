@@ -222,6 +222,8 @@ from fallkd_lib.detector.modes import predict_modes
 from fallkd_lib.runtime.loaders import load_classifier, load_detector
 
 truth_images = yolo_ground_truth(data["merged"], "test", progress=False)
+if PROFILE == "quick":
+    truth_images = truth_images[:100]  # half the quick test split keeps the course within its 10 minutes
 predictions = predict_modes(truth_images, load_detector(fall_normal["best"]), load_detector(detector),
                             load_classifier(classifier), conf=pcfg.conf, progress=False)
 compare_detection_modes(predictions)
