@@ -7,9 +7,10 @@ Every writer goes through `write_atomic`: the content is written to a hidden tem
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,16 @@ def save_torch_atomic(obj: Any, path: str | Path) -> Path:
     import torch
 
     return write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def files_digest(folders: Iterable[tuple[str, str | Path]]) -> str:
+    """A digest of every file (label/relative path, size) under (label, folder) pairs; a missing folder adds nothing."""
+    digest = hashlib.sha256()
+    for label, root in folders:
+        root = Path(root)
+        for path in sorted(root.rglob("*")) if root.is_dir() else []:
+            if path.is_file():
+                digest.update(
+                    f"{label}/{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode()
+                )
+    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict
@@ -11,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from fallkd_lib.config import data_config
-from fallkd_lib.io import write_atomic, write_json_atomic
+from fallkd_lib.io import files_digest, write_atomic, write_json_atomic
 from fallkd_lib.settings import get_settings
 
 
@@ -131,15 +130,10 @@ STAGE_FILE = "stage.json"  # a finished data stage: what it was made from and wh
 
 def _stage_key(profile: str, cfg: object, sources: list[tuple[str, Path]]) -> dict:
     """What a data stage's outputs depend on: the profile, its DataConfig and every source file (path, size)."""
-    digest = hashlib.sha256()
-    for name, root in sources:
-        for path in sorted(Path(root).rglob("*")):
-            if path.is_file():
-                digest.update(f"{name}/{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
     return {
         "profile": profile,
         "config": json.loads(json.dumps(asdict(cfg), default=str)),
-        "sources": digest.hexdigest(),
+        "sources": files_digest(sources),
     }
 
 

@@ -8,7 +8,6 @@ it continues from `last.pt`; call it on a finished run and it only re-reads and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,7 +22,7 @@ from fallkd_lib.config import TrainConfig
 from fallkd_lib.data.crops import read_crop_spec
 from fallkd_lib.distill import CachedKDCriterion, OnlineKDCriterion, cache_teacher_logits, load_teacher_cache
 from fallkd_lib.errors import MissingFileError, UsageError
-from fallkd_lib.io import write_json_atomic
+from fallkd_lib.io import files_digest, write_json_atomic
 from fallkd_lib.models import create_classifier, freeze_for_finetune, input_stats, model_budget
 from fallkd_lib.models.inputs import ClassifierInput
 from fallkd_lib.models.trained import load_trained_classifier
@@ -160,16 +159,6 @@ SCORES_FILE = "scores.json"  # a run's scores after training, with what they wer
 SCORED = ("budget", "test", "other_origin")
 
 
-def _files_digest(root: str | Path, splits: tuple[str, ...]) -> str:
-    """A digest of the files (relative path, size) under the given splits of a crop folder."""
-    root, digest = Path(root), hashlib.sha256()
-    for split in splits:
-        for path in sorted((root / split).rglob("*")) if (root / split).is_dir() else []:
-            if path.is_file():
-                digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
-    return digest.hexdigest()
-
-
 def _read_scores(path: Path) -> dict:
     """The scores saved beside a run's metrics ({} when absent, unreadable or incomplete: score again)."""
     try:
@@ -184,8 +173,8 @@ def _scores_key(out_dir: Path, record: dict, crops_dir: str | Path, other_crops:
     best = (out_dir / "best.pt").stat()
     return {
         "best": [best.st_size, best.st_mtime_ns, record["epochs_done"]],
-        "test": _files_digest(crops_dir, ("test",)),
-        "other": _files_digest(other_crops, SPLITS) if other_crops else None,
+        "test": files_digest([("test", Path(crops_dir) / "test")]),
+        "other": files_digest((s, Path(other_crops) / s) for s in SPLITS) if other_crops else None,
     }
 
 
