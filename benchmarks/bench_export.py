@@ -39,7 +39,7 @@ from fallkd_lib.data.geometry import CropSpec, crop_people  # noqa: E402
 from fallkd_lib.data.synthetic import generate_clip  # noqa: E402
 from fallkd_lib.edge import yolo  # noqa: E402
 from fallkd_lib.edge.backends import OnnxRuntimeModel  # noqa: E402
-from fallkd_lib.edge.runner import CLASSIFIER_THREADS, EdgeCamera  # noqa: E402
+from fallkd_lib.edge.runner import EdgeCamera, add_thread_options  # noqa: E402
 from fallkd_lib.export.bundle import export_bundle  # noqa: E402
 from fallkd_lib.export.classifier_int8 import call_ms, quantize_classifier_onnx  # noqa: E402
 from fallkd_lib.export.quantize import quantize_detector_onnx  # noqa: E402
@@ -237,15 +237,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=40, help="frames of the crowd clip timed per round")
     parser.add_argument("--repeats", type=int, default=20, help="calls per model timing (median)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the clip (best shown)")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
-    )
-    parser.add_argument(
-        "--classifier-threads",
-        type=int,
-        default=CLASSIFIER_THREADS,
-        help="ONNX Runtime threads of the classifier (0: all cores)",
-    )
+    add_thread_options(parser)
     args = parser.parse_args()
     configure_offline()
     threads = torch.get_num_threads()

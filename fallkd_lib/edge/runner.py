@@ -41,6 +41,19 @@ STAGES = ("detect", "crop", "classify", "track", "total")
 CLASSIFIER_THREADS = 1
 
 
+def add_thread_options(parser):
+    """Add --threads (the detector's ONNX Runtime threads) and --classifier-threads to an argparse parser."""
+    parser.add_argument(
+        "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
+    )
+    parser.add_argument(
+        "--classifier-threads",
+        type=int,
+        default=CLASSIFIER_THREADS,
+        help="ONNX Runtime threads of the classifier (default 1: a few small crops; 0: all cores)",
+    )
+
+
 def read_bundle(folder):
     """pipeline.json of a bundle folder, checked for its format."""
     path = os.path.join(str(folder), "pipeline.json")
@@ -352,15 +365,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder (events, alerts, snapshots, summary)")
     parser.add_argument("--bundle", default=here, help="the bundle folder (default: this script's)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt"))
-    parser.add_argument(
-        "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
-    )
-    parser.add_argument(
-        "--classifier-threads",
-        type=int,
-        default=CLASSIFIER_THREADS,
-        help="ONNX Runtime threads of the classifier (default 1: a few small crops; 0: all cores)",
-    )
+    add_thread_options(parser)
     parser.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
     parser.add_argument("--camera", default="camera", help="camera name in alerts")
     parser.add_argument(
