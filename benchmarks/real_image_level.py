@@ -21,13 +21,7 @@ from fallkd_lib.detector.image_level import (
     image_scores,
     image_truth,
 )
-from fallkd_lib.detector.image_systems import (
-    classify_boxes,
-    detect_images,
-    fall_class_rows,
-    truth_boxes,
-    with_detections,
-)
+from fallkd_lib.detector.image_systems import system_rows, with_detections
 from fallkd_lib.detector.not_person import detection_outcomes, source_people
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.runtime.loaders import load_classifier, load_detector
@@ -62,24 +56,21 @@ def truth_sets(work: Path) -> dict[str, list[dict]]:
 
 
 def detections(work: Path, sets: dict[str, list[dict]], detectors: dict, runs: dict) -> dict[str, dict]:
-    """Every system's detection rows on every set, each model loaded once (cached in work/image_level/)."""
+    """Every system's detection rows on every set, each model loaded once and each image decoded once (cached
+    per set in work/image_level/)."""
     paths = {name: work / "image_level" / f"detections_{name.replace(' ', '_')}.json" for name in sets}
-    if all(p.is_file() for p in paths.values()):
-        return {name: json.loads(p.read_text()) for name, p in paths.items()}
+    out = {name: json.loads(p.read_text()) for name, p in paths.items() if p.is_file()}
+    if len(out) == len(sets):
+        return out
     fall_normal, person = (load_detector(detectors[m]["best"]) for m in ("fall_normal", "person"))
-    out = {
-        n: {"detector only": fall_class_rows(detect_images(fall_normal, i, FALL_CONF))}
-        for n, i in sets.items()
-    }
-    people = {name: detect_images(person, images, PERSON_CONF) for name, images in sets.items()}
-    for variant, run in runs.items():
-        classifier = load_classifier(run, device="cpu")
-        for name, images in sets.items():
-            out[name][f"two-stage ({variant})"] = classify_boxes(classifier, images, people[name])
-            out[name][f"ground truth + ({variant})"] = classify_boxes(classifier, images, truth_boxes(images))
-    out = {n: {k: [np.asarray(r).tolist() for r in v] for k, v in d.items()} for n, d in out.items()}
-    for name, path in paths.items():
-        write_json_atomic(path, out[name])
+    classifiers = {variant: load_classifier(run, device="cpu") for variant, run in runs.items()}
+    for name, images in sets.items():
+        if name in out:
+            continue
+        print(f"detecting and classifying {name} ({len(images)} images)", flush=True)
+        rows = system_rows(images, fall_normal, person, classifiers, FALL_CONF, PERSON_CONF)
+        out[name] = {k: [np.asarray(r).tolist() for r in v] for k, v in rows.items()}
+        write_json_atomic(paths[name], out[name])  # a set at a time: an interrupted run keeps what it scored
     return out
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from fallkd_lib.data.geometry import CropSpec, crop_people
+from fallkd_lib.detector import image_systems
 from fallkd_lib.detector.image_level import (
     choose_gate,
     choose_threshold,
@@ -100,6 +101,47 @@ def test_systems_detection_rows(tmp_path) -> None:
     np.testing.assert_allclose(scored[0][:, 5], expected)
     ready = with_detections(images, scored)
     assert ready[0]["detections"] == scored[0].tolist() and "detections" not in images[0]
+
+
+class BrightnessClassifier:  # a 3-class classifier: background, fall, normal; fall = the crop's mean brightness
+    crop, fall_index = CropSpec(24, 0.1), 1
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        fall = crops.reshape(len(crops), -1).mean(axis=1) / 255
+        return np.column_stack([np.zeros(len(crops)), fall, 1 - fall])
+
+
+def test_system_rows_equal_the_separate_systems_and_decode_each_image_once(tmp_path, monkeypatch) -> None:
+    rng = np.random.default_rng(1)
+    images = []
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(tmp_path / f"{k}.png")
+        images.append({"image": str(tmp_path / f"{k}.png"), "gt": [((10, 10, 30, 50), "fall")] if k else []})
+    found = {  # detector -> its boxes on every image (x1, y1, x2, y2, conf, class)
+        "fall_normal": np.array([[0, 0, 20, 30, 0.7, 0], [30, 5, 60, 50, 0.4, 1]], np.float32),
+        "person": np.array([[5, 5, 40, 55, 0.9, 0]], np.float32),
+    }
+    monkeypatch.setattr(image_systems, "detect_people", lambda det, frames, conf: [found[det]])
+    opened = []
+    real_open = image_systems.open_rgb
+    monkeypatch.setattr(image_systems, "open_rgb", lambda path: opened.append(path) or real_open(path))
+    classifiers = {"a": BrightnessClassifier(), "b": BrightnessClassifier()}
+    rows = image_systems.system_rows(images, "fall_normal", "person", classifiers, 0.01, 0.25, progress=False)
+    assert len(opened) == 2  # one decode per image for all five systems
+    assert sorted(rows) == sorted(
+        ["detector only", "two-stage (a)", "two-stage (b)", "ground truth + (a)", "ground truth + (b)"]
+    )
+    two_boxes = [found["fall_normal"].astype(np.float64)] * 2
+    for got, want in zip(rows["detector only"], fall_class_rows(two_boxes), strict=True):
+        np.testing.assert_allclose(got, want)
+    people = [found["person"].astype(np.float64)] * 2
+    for got, want in zip(
+        rows["two-stage (a)"], classify_boxes(classifiers["a"], images, people), strict=True
+    ):
+        np.testing.assert_allclose(got, want)
+    truth = classify_boxes(classifiers["b"], images, truth_boxes(images))
+    assert rows["ground truth + (b)"][0].shape == (0, 6) and truth[0].shape == (0, 6)
+    np.testing.assert_allclose(rows["ground truth + (b)"][1], truth[1])
 
 
 def test_not_a_person_outcomes() -> None:

@@ -54,6 +54,16 @@ def truth_boxes(images: Sequence[Mapping]) -> list[np.ndarray]:
     return out
 
 
+def _classify(classifier: object, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Rows x1, y1, x2, y2, conf, fall of one decoded frame's boxes (N, 6)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
+    fall = np.zeros(len(b))
+    if len(b):
+        crops = crop_people(frame, b[:, :4], classifier.crop)
+        fall = np.asarray(classifier.predict(crops))[:, classifier.fall_index]
+    return np.column_stack([b[:, :5], fall])
+
+
 def classify_boxes(
     classifier: object, images: Sequence[Mapping], boxes: Sequence[np.ndarray], progress: bool = False
 ) -> list[np.ndarray]:
@@ -62,12 +72,38 @@ def classify_boxes(
     items = zip(images, boxes, strict=True)
     for image, b in tqdm(items, total=len(images), desc="classify", unit="img", disable=not progress):
         b = np.asarray(b, dtype=np.float64).reshape(-1, 6)
-        fall = np.zeros(len(b))
-        if len(b):
-            crops = crop_people(np.asarray(open_rgb(image["image"])), b[:, :4], classifier.crop)
-            fall = np.asarray(classifier.predict(crops))[:, classifier.fall_index]
-        rows.append(np.column_stack([b[:, :5], fall]))
+        frame = np.asarray(open_rgb(image["image"])) if len(b) else np.zeros((1, 1, 3), np.uint8)
+        rows.append(_classify(classifier, frame, b))
     return rows
+
+
+def system_rows(
+    images: Sequence[Mapping],
+    fall_detector: object,
+    person_detector: object,
+    classifiers: Mapping[str, object],
+    fall_conf: float,
+    person_conf: float,
+    progress: bool = True,
+) -> dict[str, list[np.ndarray]]:
+    """Every system's rows, each image decoded once: "detector only", "two-stage (V)" and "ground truth + (V)".
+
+    The same rows as fall_class_rows(detect_images(...)), classify_boxes(V, images, detect_images(...)) and
+    classify_boxes(V, images, truth_boxes(images)), for every classifier V, without opening an image N times.
+    """
+    out: dict[str, list[np.ndarray]] = {"detector only": []}
+    for name in classifiers:
+        out[f"two-stage ({name})"], out[f"ground truth + ({name})"] = [], []
+    for image in tqdm(images, desc="images", unit="img", disable=not progress):
+        frame = np.asarray(open_rgb(image["image"]))
+        fall_boxes = detect_people(fall_detector, [frame], conf=fall_conf)[0].astype(np.float64)
+        out["detector only"] += fall_class_rows([fall_boxes])
+        people = detect_people(person_detector, [frame], conf=person_conf)[0].astype(np.float64)
+        truth = truth_boxes([image])[0]
+        for name, classifier in classifiers.items():
+            out[f"two-stage ({name})"].append(_classify(classifier, frame, people))
+            out[f"ground truth + ({name})"].append(_classify(classifier, frame, truth))
+    return out
 
 
 def with_detections(images: Sequence[Mapping], rows: Sequence[np.ndarray]) -> list[dict]:
