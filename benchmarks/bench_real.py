@@ -61,7 +61,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_image_level import image_level_stage  # noqa: E402
-from real_stages import classifier_stage, detector_stage, real_crops, synthetic_crops  # noqa: E402
+from real_stages import classifier_stage, detector_stage  # noqa: E402
+
+from fallkd_lib.real.stages import RealRecipe, real_crops, synthetic_crops  # noqa: E402
 
 TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
 
@@ -122,7 +124,8 @@ def main() -> int:
 def run(work: Path, args: argparse.Namespace) -> int:
     """The stages of main() in work/, timed one by one; the tables go to the terminal and to CSV files."""
     stage = Stages(work)
-    folders = stage("real crops", real_crops, args.datasets, work, args.image_size)
+    recipe = RealRecipe(args.datasets, image_size=args.image_size)
+    folders = stage("real crops", real_crops, recipe, work)
     synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size)
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     crops, runs = classifier_stage(stage, work, folders, synth, args)

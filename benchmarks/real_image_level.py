@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from real_stages import OTHER, TRAIN, merged_root
+from real_stages import OTHER, TRAIN
 
 from fallkd_lib.config import PipelineConfig
 from fallkd_lib.data.crops import dataset_sources
@@ -24,6 +24,7 @@ from fallkd_lib.detector.image_level import (
 from fallkd_lib.detector.image_systems import system_rows, with_detections
 from fallkd_lib.detector.not_person import detection_outcomes, source_people
 from fallkd_lib.io import write_json_atomic
+from fallkd_lib.real.stages import merged_root
 from fallkd_lib.runtime.loaders import load_classifier, load_detector
 
 PERSON_CONF = PipelineConfig.conf  # the camera's detector threshold: what reaches the classifier

@@ -12,22 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from fallkd_lib.config import DetectConfig, train_config
+from fallkd_lib.config import train_config
 from fallkd_lib.data.background import link_crops, write_background_crops
-from fallkd_lib.data.crops import extract_crops
-from fallkd_lib.data.geometry import CropSpec
-from fallkd_lib.data.merge import merge_datasets
-from fallkd_lib.data.stage import render_styles
-from fallkd_lib.data.subsets import crops_by_source
-from fallkd_lib.data.synthetic import STYLES
-from fallkd_lib.detector.dataset import detector_dataset
-from fallkd_lib.detector.train import train_detector
+from fallkd_lib.real.stages import (
+    RealRecipe,
+    merged_root,
+    pretrain,
+    train_source_detector,
+)
 from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
 
-TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
-STUDENT, TEACHER = "efficientnet_b0", "resnet18"
-# the shipped detector's recipe (fallkd_lib.detector.shipped), from scratch; epochs from --det-epochs
-DETECTOR = DetectConfig(model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=20, patience=100)
+TRAIN, OTHER = RealRecipe.train_source, RealRecipe.other_source
+STUDENT, TEACHER = RealRecipe.student, RealRecipe.teacher
 VARIANTS = {  # row name -> run folder, for the two-stage rows
     "scratch": "scratch",
     "synthetic-pretrained": "pretrained",
@@ -38,40 +34,9 @@ VARIANTS = {  # row name -> run folder, for the two-stage rows
 CROP_TARGETS = {"test fall F1": 0.80, "other fall F1": 0.61, "other accuracy": 0.60}  # issue 10
 
 
-def merged_root(work: Path) -> Path:
-    """The merged real dataset (both sources, fall/normal, the merge's splits)."""
-    return work / "real" / "merged"
-
-
-def real_crops(datasets: Path, work: Path, size: int) -> dict[str, Path]:
-    """Merge the training source and the other camera, cut crops, and split them by source (resumes)."""
-    merged, crops = merged_root(work), work / "real" / "crops"
-    if not (merged / "data.yaml").is_file():
-        merge_datasets([(n, datasets / n) for n in (TRAIN, OTHER)], merged, progress=False)
-    extract_crops(merged, crops, CropSpec(size, 0.1), progress=False)
-    return crops_by_source(crops, work / "real" / "by_source")
-
-
-def synthetic_crops(work: Path, images: int, size: int) -> Path:
-    """Render both synthetic styles (the full world), merge them and cut crops the size of the real ones."""
-    root = work / "synthetic"
-    jobs = [
-        {"out": root / s, "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
-        for s in STYLES
-    ]
-    render_styles(jobs, progress=False)
-    if not (root / "merged" / "data.yaml").is_file():
-        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)
-    extract_crops(root / "merged", root / "crops", CropSpec(size, 0.1), progress=False)
-    return root / "crops"
-
-
 def train_one_detector(work: Path, mode: str, epochs: int) -> dict:
     """One detector (mode "person" or "fall_normal") on the laifi images of the merge (resumes)."""
-    data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(TRAIN,))
-    return train_detector(
-        data, replace(DETECTOR, epochs=epochs), work / "det_runs", mode, plots=False, resume="auto"
-    )
+    return train_source_detector(work, mode, epochs, TRAIN)
 
 
 def detector_stage(work: Path, epochs: int) -> dict[str, dict]:
@@ -125,9 +90,7 @@ def classifier_stage(
     pre = {}
     for model in (STUDENT, TEACHER):
         scfg = replace(cfg, model=model, epochs=args.synth_epochs)
-        run = partial(train_classifier, synth, work / "synth_runs" / model, scfg, progress=False)
-        stage(f"synthetic pretraining {model}", run)
-        pre[model] = work / "synth_runs" / model / "best.pt"
+        pre[model] = stage(f"synthetic pretraining {model}", partial(pretrain, work, synth, scfg))
     real, other, runs = folders[TRAIN], folders[OTHER], work / "runs"
     camera = replace(cfg, augment="camera")
 

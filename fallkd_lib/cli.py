@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fallkd_lib.cli_data import add_data_commands
 from fallkd_lib.cli_edge import add_edge_commands
+from fallkd_lib.cli_real import add_real_commands
 from fallkd_lib.cli_train import add_train_commands, jobs_option
 from fallkd_lib.errors import FallkdError
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_train_commands(sub)
     add_edge_commands(sub)
+    add_real_commands(sub)
 
     p = sub.add_parser("env", help="show host, accelerator, network and package versions")
     p.set_defaults(func=cmd_env)

@@ -1,0 +1,64 @@
+"""`fallkd real`: the camera trained offline on local real YOLO datasets (fallkd_lib.real)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fallkd_lib.real.stages import RealRecipe
+
+DEFAULTS = RealRecipe(datasets=Path("."))
+
+
+def cmd_real(args: argparse.Namespace) -> None:
+    """Train the real-data camera (resumes from --out) and print its scores and the next command."""
+    from fallkd_lib.real.recipe import train_real
+
+    recipe = RealRecipe(
+        datasets=args.datasets,
+        train_source=args.train,
+        other_source=args.other,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        synth_images=args.synth_images,
+        synth_epochs=args.synth_epochs,
+        det_epochs=args.det_epochs,
+    )
+    summary = train_real(recipe, args.out)
+    print(f"\nscores (trained on {recipe.train_source}; other camera: {recipe.other_source}):")
+    for model, s in summary["scores"].items():
+        if isinstance(s, dict):
+            print(
+                f"  {model:8s} test accuracy {s['test_accuracy']:.3f}, fall F1 {s['test_fall_f1']:.3f}; "
+                f"other camera accuracy {s['other_accuracy']:.3f}, fall F1 {s['other_fall_f1']:.3f}"
+            )
+    print(f"  person detector valid mAP50 {summary['scores']['detector_valid_mAP50']:.3f}")
+    print(f"seconds per step: {summary['seconds']}; {Path(args.out) / 'real.json'}")
+    print(
+        f"\nscore it on labelled clips: fallkd score-clips CLIPS --detector {summary['detector']} "
+        f"--classifier {summary['classifier']} --out OUT"
+    )
+
+
+def add_real_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `fallkd real` to the fallkd parser."""
+    p = sub.add_parser(
+        "real",
+        help="train the camera offline on two local real YOLO datasets (synthetic pretraining, camera "
+        "augmentation, KD) and score it on the one it never trained on",
+    )
+    d = DEFAULTS
+    p.add_argument("--datasets", type=Path, required=True, help="folder holding both datasets (YOLO layout)")
+    p.add_argument("--out", type=Path, required=True, help="work folder (resumes)")
+    p.add_argument("--train", default=d.train_source, help="dataset trained on (default %(default)s)")
+    p.add_argument(
+        "--other", default=d.other_source, help="the camera never trained on (default %(default)s)"
+    )
+    p.add_argument(
+        "--image-size", type=int, default=d.image_size, help="classifier crop side (default %(default)s)"
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs, help="fine-tuning epochs (default %(default)s)")
+    p.add_argument("--synth-images", type=int, default=d.synth_images, help="synthetic scenes per style")
+    p.add_argument("--synth-epochs", type=int, default=d.synth_epochs, help="synthetic pretraining epochs")
+    p.add_argument("--det-epochs", type=int, default=d.det_epochs, help="person detector epochs")
+    p.set_defaults(func=cmd_real)

@@ -1,0 +1,95 @@
+"""`fallkd real`: the whole camera trained offline on local real images, every step resuming from `work`.
+
+    1. merge the training source and the other camera; crops of both, split by source
+    2. crops of the synthetic world (both styles): the pretraining set, the offline stand-in for ImageNet
+    3. the student and the teacher pretrained on them
+    4. the teacher fine-tuned on the real crops with camera augmentation
+    5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
+    6. a person detector trained on the training source's images
+
+Each model is scored on the training source's test split and on every crop of the other camera.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from fallkd_lib.config import train_config
+from fallkd_lib.io import write_json_atomic
+from fallkd_lib.real.stages import RealRecipe, pretrain, real_crops, synthetic_crops, train_source_detector
+
+
+def _scores(record: dict) -> dict[str, float]:
+    """Accuracy and fall F1 on the test split and on the other camera, from a metrics.json record."""
+    test, other = record["test"], record["other_origin"]
+    return {
+        "test_accuracy": test["accuracy"],
+        "test_fall_f1": test["per_class"]["fall"]["f1"],
+        "other_accuracy": other["accuracy"],
+        "other_fall_f1": other["per_class"]["fall"]["f1"],
+    }
+
+
+def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> dict:
+    """Train (or resume) the real-data camera in work/; returns and writes work/real.json (models and scores)."""
+    from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
+
+    recipe.check()
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+
+    def step(name: str, fn: object, *args: object) -> object:
+        start = time.perf_counter()
+        if progress:
+            print(f"[{len(seconds) + 1}/6] {name} ...", flush=True)
+        out = fn(*args)
+        seconds[name] = round(time.perf_counter() - start, 1)
+        return out
+
+    folders = step("real crops", real_crops, recipe, work)
+    synth = step("synthetic crops", synthetic_crops, work, recipe.synth_images, recipe.image_size)
+    cfg = train_config("quick", model=recipe.student, image_size=recipe.image_size, epochs=recipe.epochs)
+    pre = step(
+        "synthetic pretraining",
+        lambda: {
+            m: pretrain(work, synth, replace(cfg, model=m, epochs=recipe.synth_epochs), progress)
+            for m in (recipe.student, recipe.teacher)
+        },
+    )
+    real, other, runs = folders[recipe.train_source], folders[recipe.other_source], work / "runs"
+    camera = replace(cfg, augment="camera")
+    teacher = step(
+        "teacher",
+        lambda: train_classifier(
+            real,
+            runs / "teacher",
+            replace(camera, model=recipe.teacher),
+            other_crops=other,
+            weights=pre[recipe.teacher],
+            progress=progress,
+        ),
+    )
+
+    def student() -> dict:
+        cache_teacher(runs / "teacher", real, camera, progress=progress)
+        return distill(
+            real, runs / "kd_cached", camera, runs / "teacher", "cached", other, progress, pre[recipe.student]
+        )
+
+    kd = step("student (KD)", student)
+    det = step(
+        "person detector", train_source_detector, work, "person", recipe.det_epochs, recipe.train_source
+    )
+    summary = {
+        "recipe": {**asdict(recipe), "datasets": str(recipe.datasets)},
+        "detector": det["best"],
+        "classifier": str(runs / "kd_cached"),
+        "teacher": str(runs / "teacher"),
+        "scores": {"teacher": _scores(teacher), "student": _scores(kd), "detector_valid_mAP50": det["mAP50"]},
+        "seconds": seconds,
+    }
+    write_json_atomic(work / "real.json", summary)
+    return summary

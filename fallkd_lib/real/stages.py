@@ -1,0 +1,95 @@
+"""The real-data recipe's stages, each resuming from its folder under `work`: the merged real data and its crops
+split by source, the synthetic world's crops, synthetic pretraining, and a YOLO detector trained on one source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fallkd_lib.config import DetectConfig, TrainConfig
+from fallkd_lib.data.crops import extract_crops
+from fallkd_lib.data.geometry import CropSpec
+from fallkd_lib.data.merge import merge_datasets
+from fallkd_lib.data.stage import render_styles
+from fallkd_lib.data.subsets import crops_by_source
+from fallkd_lib.data.synthetic import STYLES
+from fallkd_lib.errors import MissingFileError
+
+# the shipped detector's recipe (fallkd_lib.detector.shipped), from scratch; epochs from RealRecipe.det_epochs
+DETECTOR = DetectConfig(model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=20, patience=100)
+CROP_PAD = 0.1
+
+
+@dataclass(frozen=True)
+class RealRecipe:
+    """What `fallkd real` trains on and how long: two local YOLO datasets and CPU-sized models."""
+
+    datasets: Path  # the folder holding both datasets (each with a data.yaml)
+    train_source: str = "fall_action_laifi"  # trained on (its train/valid/test after the merge's re-split)
+    other_source: str = "hospital_bed_rf"  # the camera it never saw: every image scored, none trained on
+    image_size: int = 64  # crop side of every classifier
+    epochs: int = 20  # fine-tuning epochs on the real crops
+    synth_images: int = 600  # synthetic scenes per style for pretraining
+    synth_epochs: int = 6  # pretraining epochs on the synthetic crops
+    det_epochs: int = 20  # person detector epochs
+    student: str = "efficientnet_b0"
+    teacher: str = "resnet18"
+
+    def check(self) -> None:
+        """Raise a clear error when a dataset is missing."""
+        for name in (self.train_source, self.other_source):
+            if not (Path(self.datasets) / name / "data.yaml").is_file():
+                raise MissingFileError(
+                    f"{Path(self.datasets) / name / 'data.yaml'} not found: pass --datasets, the folder that holds "
+                    f"{self.train_source}/ and {self.other_source}/ (YOLO layout, e.g. a Roboflow export)"
+                )
+
+
+def merged_root(work: Path) -> Path:
+    """The merged real dataset (both sources, fall/normal, the merge's splits)."""
+    return Path(work) / "real" / "merged"
+
+
+def real_crops(recipe: RealRecipe, work: Path) -> dict[str, Path]:
+    """Merge the training source and the other camera, cut crops, and split them by source (resumes)."""
+    merged, crops = merged_root(work), Path(work) / "real" / "crops"
+    if not (merged / "data.yaml").is_file():
+        sources = [(n, Path(recipe.datasets) / n) for n in (recipe.train_source, recipe.other_source)]
+        merge_datasets(sources, merged, progress=False)
+    extract_crops(merged, crops, CropSpec(recipe.image_size, CROP_PAD), progress=False)
+    return crops_by_source(crops, Path(work) / "real" / "by_source")
+
+
+def synthetic_crops(work: Path, images: int, size: int) -> Path:
+    """Render both synthetic styles (the full world), merge them and cut crops the size of the real ones."""
+    root = Path(work) / "synthetic"
+    jobs = [
+        {"out": root / s, "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
+        for s in STYLES
+    ]
+    render_styles(jobs, progress=False)
+    if not (root / "merged" / "data.yaml").is_file():
+        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)
+    extract_crops(root / "merged", root / "crops", CropSpec(size, CROP_PAD), progress=False)
+    return root / "crops"
+
+
+def pretrain(work: Path, synth: Path, cfg: TrainConfig, progress: bool = False) -> Path:
+    """cfg.model trained on the synthetic crops (resumes); its best.pt, the start of every real fine-tuning."""
+    from fallkd_lib.train.recipes import train_classifier
+
+    out = Path(work) / "synth_runs" / cfg.model
+    train_classifier(synth, out, cfg, progress=progress)
+    return out / "best.pt"
+
+
+def train_source_detector(work: Path, mode: str, epochs: int, source: str) -> dict:
+    """One YOLOv5n detector (mode "person" or "fall_normal") on the training source's images (resumes)."""
+    from fallkd_lib.detector.dataset import detector_dataset
+    from fallkd_lib.detector.train import train_detector
+
+    work = Path(work)
+    data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(source,))
+    return train_detector(
+        data, replace(DETECTOR, epochs=epochs), work / "det_runs", mode, plots=False, resume="auto"
+    )
