@@ -209,3 +209,13 @@ def test_course_runs_fails_saves_and_resumes(tmp_path, kernel_env, capsys) -> No
     summary = (run / "summary.md").read_text()
     assert "| 00_card | ok |" in summary and "profile_seen full" in summary and "| 02_last | ok |" in summary
     assert sorted(p.name for p in run.glob("*.html")) == ["00_card.html", "01_fail.html", "02_last.html"]
+    # the card the kernel showed is the one in the file: collect finds it in the executed notebook
+    from fallkd_lib.course.collect import collect_results
+
+    table = collect_results([run], ["00_card", "01_fail", "02_last"])
+    assert table[["notebook", "status", "profile", "flags"]].values.tolist() == [
+        ["00_card", "ok", "full", ""],
+        ["01_fail", "no card", "", ""],
+        ["02_last", "no card", "", ""],
+    ]
+    assert table.loc[0, "profile_seen"] == "full" and table.loc[0, "score"] == 0.5
