@@ -1,5 +1,5 @@
 # fallkd: two commands on a fresh machine (see README.md)
-#   make demo   install, then run the course's main job offline on the embedded synthetic data
+#   make demo   install, then execute every notebook (quick profile, offline) into runs/<timestamp>/ (`fallkd course`)
 #   make test   install, then lint, unit tests, notebook pairing check and every notebook (quick profile)
 #   make quick-test   lint and the fast unit tests (no `slow` marker): a developer's inner loop
 PYTHON ?= python3
@@ -24,8 +24,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# every notebook executed into runs/<timestamp>/ (ipynb, html, results cards, summary); `fallkd demo` still runs
+# the course's main job without notebooks. After a failure, `$(BIN)/fallkd course --resume` goes on from the failed notebook.
 demo: install
-	$(BIN)/fallkd demo --profile quick
+	$(BIN)/fallkd course --profile quick
 
 lint: install
 	$(BIN)/ruff check fallkd_lib tests benchmarks scripts notebooks

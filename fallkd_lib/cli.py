@@ -1,6 +1,6 @@
 """`fallkd <command>`: a thin command line over the library's functions.
 
-The commands live beside this file by stage (cli_data, cli_train, cli_edge); every command with a config takes
+The commands live beside this file by stage (cli_data, cli_train, cli_edge, cli_course); every command with a config takes
 `--profile quick|full` and `--set KEY=VALUE` (fallkd_lib.config), and writes where `--out` says.
 """
 
@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from fallkd_lib.cli_course import add_course_commands
 from fallkd_lib.cli_data import add_data_commands
 from fallkd_lib.cli_edge import add_edge_commands
 from fallkd_lib.cli_real import add_real_commands
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_commands(sub)
     add_edge_commands(sub)
     add_real_commands(sub)
+    add_course_commands(sub)
 
     p = sub.add_parser("env", help="show host, accelerator, network and package versions")
     p.set_defaults(func=cmd_env)
