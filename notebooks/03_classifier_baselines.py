@@ -284,6 +284,6 @@ results_card(
         "exercises": {"fall scores": ex_scores, "threshold for 90% recall": ex_threshold},
     },
     profile=PROFILE,
-    budgets=budgets,
+    budgets=budgets.to_dict(orient="index"),
     timings={"resnet18 epoch s": resnet["epoch_seconds"], "efficientnet_b0 epoch s": effnet["epoch_seconds"]},
 )

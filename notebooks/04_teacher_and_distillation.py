@@ -265,6 +265,6 @@ results_card(
     "04_teacher_and_distillation",
     {"models": table[scores], "held-out source": HOLD_OUT_SOURCE, "exercises": {"KD loss": ex_kd}},
     profile=PROFILE,
-    budgets=table[["params (M)", "GFLOPs@224", "TX2"]],
+    budgets=table[["params (M)", "GFLOPs@224", "TX2"]].to_dict(orient="index"),
     timings={f"{model} epoch s": seconds for model, seconds in table["epoch s"].items()},
 )
