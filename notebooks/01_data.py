@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/01_data.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/01_data.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F01_data.ipynb)
+
+# %% [markdown]
 # # 01 · Data: one clean `fall` / `normal` dataset from two messy sources
 #
 # A model is only as honest as its data. The reference report trained on about 30,000 images from two
@@ -17,6 +20,29 @@
 #    and keep near-duplicates in one **group** that never straddles train / valid / test.
 #
 # Then we cut **person crops** for the classifiers of notebooks 03-04.
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (synthetic data, small sizes, CPU) or "full" (Roboflow data, report sizes)
@@ -227,6 +253,29 @@ print(crops.summary())
 plot_crop_grid(work / "crops", n=16, seed=0)
 
 # %% [markdown]
+# ### Check yourself: cutting a crop by hand
+#
+# The camera of notebook 05 cuts every person exactly as `extract_crops` just did. Do it once yourself. A detector
+# finds a person lying at the bottom left of a 640x480 frame, box `(x1, y1, x2, y2) = (20, 300, 120, 470)`. With
+# `pad = 0.1`, which pixels does the crop cut? Padding is a fraction of the box's own width (added left and right)
+# and height (added above and below); edges are rounded *outward* to whole pixels, and the crop stays inside the
+# frame. Answer `(left, top, right, bottom)`.
+
+# %%
+from fallkd_lib.course.exercises import check_letterbox_size, check_padded_box
+
+crop_box = None  # TODO: your code, (left, top, right, bottom)
+ex_crop = check_padded_box(crop_box, box=(20, 300, 120, 470), pad=0.1, width=640, height=480)
+
+# %% [markdown]
+# Then the letterbox: a crop 120 px wide and 300 px tall goes into a 224x224 square without being stretched. What
+# is its size inside the square, `(new_width, new_height)`, before the grey bars fill the rest?
+
+# %%
+letterboxed = None  # TODO: your code, (new_width, new_height)
+ex_letterbox = check_letterbox_size(letterboxed, width=120, height=300, size=224)
+
+# %% [markdown]
 # ## What you have now, and exercises
 #
 # `data/course/merged` is a YOLO dataset for the detector (notebook 02) and `data/course/crops` an
@@ -248,3 +297,24 @@ plot_crop_grid(work / "crops", n=16, seed=0)
 #    have, e.g. `fallkd merge path/to/export_a path/to/export_b --out data/real`) and read `report.json`.
 #    Which class names needed a mapping? How many boxes were identity boxes? How many groups did video
 #    frames form, and does `group_pattern` (a regex on file names, e.g. the video id) change them?
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+images = report.counts["images"]
+results_card(
+    "01_data",
+    {
+        "images in": images["input"],
+        "images kept": images["kept"],
+        "groups": report.counts["groups"],
+        "groups in more than one split": int((splits_per_group > 1).sum()),
+        "crops": crops.total,
+        "aspect-ratio rule, balanced accuracy": accuracy,
+        "exercises": {"padded box": ex_crop, "letterbox": ex_letterbox},
+    },
+    profile=PROFILE,
+    timings={"merge s": report.elapsed_s},
+)

@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/02_detector.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/02_detector.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F02_detector.ipynb)
+
+# %% [markdown]
 # # 02 · The detector: finding people with YOLOv5s
 #
 # Stage one of the camera's pipeline answers *where are the people?* in every 640x640 frame. The answer
@@ -14,6 +17,29 @@
 #   PANet mixes features top-down and bottom-up, so that small (far) and large (near) people are both seen;
 # * a **head** that predicts, at three scales, boxes, an objectness score and class scores, followed by
 #   non-maximum suppression, which keeps the best of overlapping boxes.
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (synthetic data, 160 px, 2 epochs from scratch on 5% of it, CPU) or "full" (Roboflow, 640 px, 50 epochs, GPU)
@@ -99,6 +125,19 @@ pd.DataFrame(
 pd.DataFrame(fall_normal["per_class"]).T
 
 # %% [markdown]
+# ### Check yourself: IoU
+#
+# mAP50 counts a predicted box as a find when its **IoU** with a true box is at least 0.5: the area of the two
+# boxes' overlap divided by the area of their union. A true person box `(50, 50, 150, 250)` and a prediction
+# `(100, 100, 200, 300)` (x1, y1, x2, y2 in pixels): what is their IoU? Does the prediction count for mAP50?
+
+# %%
+from fallkd_lib.course.exercises import check_iou
+
+iou = None  # TODO: your code, a number between 0 and 1
+ex_iou = check_iou(iou, (50, 50, 150, 250), (100, 100, 200, 300))
+
+# %% [markdown]
 # ## 4. The budget at the deployment size
 
 # %%
@@ -108,7 +147,8 @@ from fallkd_lib.models import model_budget
 from fallkd_lib.settings import import_ultralytics
 
 yolo = import_ultralytics().YOLO(cfg.model).model
-pd.DataFrame({size: model_budget(yolo, size) for size in (320, 512, 640)}).T[["params_m", "gflops", "verdict"]]
+det_budget = {size: model_budget(yolo, size) for size in (320, 512, 640)}
+pd.DataFrame(det_budget).T[["params_m", "gflops", "verdict"]]
 
 # %% [markdown]
 # ## 5. Looking at detections
@@ -143,3 +183,20 @@ frames = [np.asarray(open_rgb(p)) for p in list_images(f"{data['merged']}/test/i
 # 1. Train the person detector at 320 px for 10 epochs (`detect_config(PROFILE, imgsz=320, epochs=10)`).
 #    How does mAP50 move, and how long does an epoch take?
 # 2. From the budget table: at which input size does YOLOv5su fit the TX2's 20 GFLOPs?
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+results_card(
+    "02_detector",
+    {
+        name: {key: r[key] for key in ("mAP50", "mAP50-95", "precision", "recall", "epochs_run")}
+        for name, r in {"person detector": person, "fall/normal detector": fall_normal}.items()
+    }
+    | {"exercises": {"IoU": ex_iou}},
+    profile=PROFILE,
+    budgets={f"{cfg.model} at {size}": {k: b[k] for k in ("params_m", "gflops", "verdict")} for size, b in det_budget.items()},
+    timings={"person detector s": person["seconds"], "fall/normal detector s": fall_normal["seconds"]},
+)

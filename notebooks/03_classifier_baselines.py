@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/03_classifier_baselines.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/03_classifier_baselines.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F03_classifier_baselines.ipynb)
+
+# %% [markdown]
 # # 03 · Classifier baselines: ResNet18 and EfficientNet-B0 on person crops
 #
 # Stage two of the camera's pipeline looks at one person at a time and answers one question: **fallen or
@@ -12,6 +15,29 @@
 # | **calibration** (ECE) | the alert logic of notebook 05 thresholds and smooths probabilities, so they must mean what they say |
 # | **train-val gap** | the report says its models "overfit"; here we measure it per epoch |
 # | **parameters, GFLOPs** | the TX2 budget: at most 13 M parameters and 20-30 GFLOPs per model |
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (synthetic crops, 48 px, from scratch, CPU) or "full" (Roboflow crops, 224 px, ImageNet weights)
@@ -76,7 +102,8 @@ from fallkd_lib.models import budget_table, create_classifier
 
 with torch.device("meta"):  # shapes only: no memory, no weights
     candidates = {name: create_classifier(name, 2) for name in ("resnet18", "efficientnet_b0", "vit_b_16")}
-budget_table(candidates, 224)
+budgets = budget_table(candidates, 224)
+budgets
 
 # %% [markdown]
 # ## 5. Training the baselines
@@ -145,6 +172,22 @@ report_frame(effnet["test"])
 plot_confusion(effnet["test"]["confusion_matrix"], effnet["test"]["class_names"])
 
 # %% [markdown]
+# ### Check yourself: precision, recall and F1
+#
+# Read the `fall` scores off the matrix above by hand. **Recall**: of the crops that truly show a fall, the share
+# called `fall`. **Precision**: of the crops called `fall`, the share that truly are. **F1**: their harmonic mean,
+# which is high only when both are. The cell prints the matrix (rows: true class, columns: prediction, in the order
+# of `classes`).
+
+# %%
+from fallkd_lib.course.exercises import check_fall_scores
+
+matrix, classes = effnet["test"]["confusion_matrix"], effnet["test"]["class_names"]
+print(classes, matrix)
+my_scores = None  # TODO: your code, (precision, recall, F1) of "fall"
+ex_scores = check_fall_scores(my_scores, matrix, classes)
+
+# %% [markdown]
 # ### Calibration
 # A model is **calibrated** when, among crops it calls `fall` with 80% confidence, about 80% are falls.
 # The expected calibration error (ECE) bins predictions by confidence and averages `|accuracy - confidence|`
@@ -177,6 +220,21 @@ print(f"p(fall) > {threshold:.3f} catches {recall:.0%} of validation falls at {p
 plot_roc(np.asarray(result["labels"]) == fall, result["probs"][:, fall])
 
 # %% [markdown]
+# ### Check yourself: a threshold for 90% recall
+#
+# Now find the operating point for 90% recall yourself, with numpy instead of `threshold_for_recall`: the
+# **highest** threshold `t` such that calling `fall` when `p(fall) >= t` still catches at least 90% of the true
+# falls of the validation split. (Hint: sort the fall probabilities of the true falls, `p_fall[is_fall]`.) A lower
+# threshold would also reach 90%, but with more false alarms.
+
+# %%
+from fallkd_lib.course.exercises import check_threshold_for_recall
+
+is_fall, p_fall = np.asarray(result["labels"]) == fall, np.asarray(result["probs"])[:, fall]
+threshold_90 = None  # TODO: your code, a threshold between 0 and 1
+ex_threshold = check_threshold_for_recall(threshold_90, is_fall, p_fall, target=0.90)
+
+# %% [markdown]
 # ## 6. The two baselines side by side
 
 # %%
@@ -204,3 +262,28 @@ comparison_table({"resnet18": resnet, "efficientnet_b0": effnet})
 # 2. Set the target recall to 0.99. What precision does it cost, and how many false alarms per 100
 #    normal crops is that?
 # 3. Remove the horizontal flip from `build_transforms` (a copy in your notebook) and compare the gaps.
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+results_card(
+    "03_classifier_baselines",
+    {
+        name: {
+            "accuracy": r["test"]["accuracy"],
+            "fall recall": r["test"]["per_class"]["fall"]["recall"],
+            "fall F1": r["test"]["per_class"]["fall"]["f1"],
+        }
+        for name, r in {"resnet18": resnet, "efficientnet_b0": effnet}.items()
+    }
+    | {
+        "efficientnet_b0 threshold for 95% recall": threshold,
+        "precision at that threshold": precision,
+        "exercises": {"fall scores": ex_scores, "threshold for 90% recall": ex_threshold},
+    },
+    profile=PROFILE,
+    budgets=budgets.to_dict(orient="index"),
+    timings={"resnet18 epoch s": resnet["epoch_seconds"], "efficientnet_b0 epoch s": effnet["epoch_seconds"]},
+)

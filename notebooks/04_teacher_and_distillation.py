@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/04_teacher_and_distillation.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/04_teacher_and_distillation.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F04_teacher_and_distillation.ipynb)
+
+# %% [markdown]
 # # 04 · A ViT teacher, and distilling it into EfficientNet-B0
 #
 # The TX2 can run EfficientNet-B0 comfortably; it cannot run a ViT-B/16 (86 M parameters, 35 GFLOPs).
@@ -6,6 +9,29 @@
 # only the small one ships. This notebook trains the teacher, shows what "soft labels" are, distils with the
 # report's recipe (alpha = 0.85, T = 2), and ends with the comparison table the report makes, measured
 # honestly, including accuracy on crops of **another origin** than the training data.
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (synthetic crops, 48 px, ResNet18 teacher from scratch, CPU) or "full" (Roboflow crops, ViT-B/16, GPU)
@@ -132,6 +158,20 @@ labels = torch.tensor([0, 1])
 {key: round(float(value), 4) for key, value in kd_loss(student_logits, teacher_logits, labels, 0.85, 2.0).items()}
 
 # %% [markdown]
+# ### Check yourself: the loss by hand
+#
+# Compute the loss of a single crop yourself, with `torch.log_softmax`, `torch.softmax` and sums rather than
+# `kd_loss`: the student's logits are `[1.0, 0.0]`, the teacher's `[2.0, 0.0]`, the label is class 0, alpha = 0.85
+# and T = 2. Build it in three parts: the cross-entropy with the label, the KL divergence between the softened
+# teacher and student distributions (teacher first), then the weighted sum with its factor T^2.
+
+# %%
+from fallkd_lib.course.exercises import check_kd_loss
+
+my_loss = None  # TODO: your code, one number
+ex_kd = check_kd_loss(my_loss, [[1.0, 0.0]], [[2.0, 0.0]], [0], alpha=0.85, temperature=2.0)
+
+# %% [markdown]
 # ## 4. Teacher outputs: cached once, looked up by sample id
 #
 # Running the teacher at every step of the student's training is expensive. The report ran it once and saved
@@ -214,3 +254,17 @@ table
 # 1. Re-run section 5 with `train_config(PROFILE, temperature=4.0)` and `alpha=0.5`. What changes?
 # 2. Why does the cache store logits rather than `softmax(logits / T)`?
 # 3. Delete one crop from the train folder and run section 5 again. Read the error.
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+scores = ["accuracy", "fall recall", "fall F1"] + (["other-origin accuracy"] if HOLD_OUT_SOURCE else [])
+results_card(
+    "04_teacher_and_distillation",
+    {"models": table[scores], "held-out source": HOLD_OUT_SOURCE, "exercises": {"KD loss": ex_kd}},
+    profile=PROFILE,
+    budgets=table[["params (M)", "GFLOPs@224", "TX2"]].to_dict(orient="index"),
+    timings={f"{model} epoch s": seconds for model, seconds in table["epoch s"].items()},
+)

@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/05_pipeline.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/05_pipeline.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F05_pipeline.ipynb)
+
+# %% [markdown]
 # # 05 · The pipeline: find people, follow them, and call for help when someone stays down
 #
 # A fall is not a single frame. People bend to tie a shoe, sit on the grass, lie on a bench in the sun; a
@@ -31,6 +34,29 @@
 #    track takes over its recent boxes and the time of its drop;
 # 6. **alerts** go to every sink (the screen, a JSON-lines log, an HTTP webhook with timeouts and retries);
 #    a failing sink never stops the camera, and every alert stays in the log.
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (synthetic clips and models, CPU) or "full" (your trained models, real footage)
@@ -153,6 +179,33 @@ event_scores_table(scores)
 # `false_*` says why each false alert was false (`no_person`: nobody there, `not_fallen`: a person who never
 # fell, `recovered`: a person who got up in time).
 #
+# ### Check yourself: when does the alert fire?
+#
+# The delay in the table comes from the state machine. Work one case through with the camera's own settings
+# (`pcfg.state`, printed below). A camera at 2 frames per second follows one person. Until t = 4.0 s the classifier
+# says p(fall) = 0.05; from the frame at 4.0 s on, it says 0.95. Each frame moves the smoothed probability
+# `1 - exp(-dt / smoothing)` of the way to the new value, and the track turns `down` on the first frame where the
+# smoothed value reaches `enter`.
+#
+# 1. The person **fell**: at 4.0 s the top of their box dropped by 70% of its height. When is the alert raised?
+# 2. The person **sat down** on the grass: the top of the box sank slowly, 40% of its height over 4 s, and the
+#    classifier mistakes them for fallen. When is the alert raised?
+#
+# Answer in seconds of the clip. If you would rather simulate than reason, `long_lie_frames(4.0, fall_seen=True)`
+# gives the frames as `(time, [(track_id, p_fall, box)])`, ready for `FallTracker(pcfg.state).update(time, ...)`.
+
+# %%
+from fallkd_lib.course.exercises import check_alert_time, long_lie_frames
+
+print(pcfg.state)
+alert_fell = None  # TODO: your code, seconds
+alert_sat = None  # TODO: your code, seconds
+ex_alerts = [
+    check_alert_time(alert_fell, 4.0, fall_seen=True, state=pcfg.state),
+    check_alert_time(alert_sat, 4.0, fall_seen=False, state=pcfg.state),
+]
+
+# %% [markdown]
 # ### Your own labelled clips
 #
 # Synthetic clips have exact answers; real footage is what counts. `score_labelled_clips` (from a terminal:
@@ -226,7 +279,8 @@ if PROFILE == "quick":
     truth_images = truth_images[:100]  # half the quick test split keeps the course within its 10 minutes
 predictions = predict_modes(truth_images, load_detector(fall_normal["best"]), load_detector(detector),
                             load_classifier(classifier), conf=pcfg.conf, progress=False)
-compare_detection_modes(predictions)
+modes = compare_detection_modes(predictions)
+modes
 
 # %% [markdown]
 # ## 7. Watch it
@@ -306,3 +360,22 @@ pd.DataFrame({"ms per frame": speed, "file MB": {k: p.stat().st_size / 2**20 for
 #    that is without track confirmation and with the slow path as quick as the fast one. Which false alerts
 #    come back, and what are they? (Look at the snapshots in `runs/.../pipeline/<clip>/snapshots/`.) Then set
 #    `"state.fall_drop": 0.2` instead: which tracks now count as seen falls?
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+camera = ("clips", "falls_should_alert", "alerted", "recall", "delay_mean", "false_alerts", "false_alerts_per_hour")
+results_card(
+    "05_pipeline",
+    {
+        "camera on the clips": {key: scores[key] for key in camera},
+        "classifier test accuracy": student["test"]["accuracy"],
+        "detector alone vs detector + classifier": modes,
+        "exercises": {"alert times": all(ex_alerts)},
+    },
+    profile=PROFILE,
+    timings={f"{stage} ms per frame": ms for stage, ms in summary["stage_ms"].items()}
+    | {f"detector {way} ms per frame": ms for way, ms in speed.items()},
+)

@@ -1,4 +1,7 @@
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fallkd/fallkd/blob/main/notebooks/06_export_tx2.ipynb) [![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://kaggle.com/kernels/welcome?src=https://raw.githubusercontent.com/fallkd/fallkd/main/notebooks/06_export_tx2.ipynb) [![Launch Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/fallkd/fallkd/main?labpath=notebooks%2F06_export_tx2.ipynb)
+
+# %% [markdown]
 # # 06 · Carrying the camera to a Jetson TX2
 #
 # The models of notebooks 02-05 run in torch and ultralytics on a laptop. The camera in the park runs on an
@@ -16,6 +19,29 @@
 # 5. compare **float and int8** here, on a CPU, and say why the TX2 uses fp16 instead;
 # 6. run the bundle's own camera, `run_edge.py` (numpy, OpenCV and ONNX Runtime or TensorRT; no torch), on a
 #    clip, and list the steps on the device.
+
+# %%
+# Colab and Kaggle only (on a laptop, in CI or on Binder this cell does nothing): fetch the course, install what the
+# host lacks without touching its own torch, and keep data and runs where a new session finds them.
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+USE_DRIVE = True  # Colab: data/ and runs/ on your Google Drive (it asks once), so a new session resumes
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    from IPython import get_ipython
+
+    REPO = Path("fallkd").resolve()
+    if not (REPO / "pyproject.toml").is_file():
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "https://github.com/fallkd/fallkd", str(REPO)], check=True)
+    os.chdir(REPO)  # requirements.txt installs fallkd_lib from "."
+    sys.path.insert(0, str(REPO))  # importable now, without restarting the kernel
+    from fallkd_lib.course.host import keep_host_torch, persistent_storage  # standard library only
+
+    # the %pip magic, written as a call so that it can sit in this `if`; -c keeps the host's torch and torchvision
+    get_ipython().run_line_magic("pip", f"install -q -r requirements.txt -c {keep_host_torch()}")
+    print(persistent_storage(USE_DRIVE) or "data/ and runs/ live in this session only")
 
 # %%
 PROFILE = "quick"  # "quick" (the shipped detector and notebook 04's student, CPU) or "full" (your trained models)
@@ -153,6 +179,21 @@ from fallkd_lib.export.budget import budget_table
 print(budget_table(report["budget"]))
 
 # %% [markdown]
+# ### Check yourself: people per frame
+#
+# A frame costs the detector once and the classifier once per person. With the two models' GFLOPs from the table
+# above, how many people can the camera classify in one frame before the frame passes the budget's *fits* line,
+# 20 GFLOPs?
+
+# %%
+from fallkd_lib.course.exercises import check_crops_per_frame
+
+costs = report["budget"]["models"]
+print({name: round(cost["gflops"], 4) for name, cost in costs.items()})
+people_per_frame = None  # TODO: your code, a whole number
+ex_people = check_crops_per_frame(people_per_frame, costs["detector"]["gflops"], costs["classifier"]["gflops"])
+
+# %% [markdown]
 # ## 5. Float or int8?
 #
 # **Quantization** stores weights and activations as 8-bit integers with a scale, `x ~ scale * (q - zero)`
@@ -265,7 +306,24 @@ print((bundle / "build_engines.sh").read_text())
 #    TX2? (Hint: `python -m fallkd_lib.edge.onnx_info fallkd_lib/assets/person_detector_320.onnx --max-opset 13`.)
 # 3. Quantize the classifier with `reduce_range=False` (8-bit weights) and compare its accuracy and agreement with
 #    the 7-bit default. Which would you ship on a CPU without VNNI?
-# 4. From the budget table: how many people per frame can the TX2 classify before the frame leaves the 20 GFLOPs
-#    budget? And before the estimated latency passes 100 ms (a 10 fps camera)?
+# 4. From the budget table: how many people per frame can the TX2 classify before the estimated latency passes
+#    100 ms (a 10 fps camera)? Which limit comes first, the GFLOPs or the time?
 # 5. Run `benchmarks/bench_export.py`: is the second stage nearly free on this CPU, as the issue asks (a frame with
 #    three people at most 1.25x the detector alone)?
+#
+# ## Your results card
+
+# %%
+from fallkd_lib.course.cards import results_card
+
+results_card(
+    "06_export_tx2",
+    {
+        "parity": {model: {key: parity[model][key] for key in keys} for model, keys in checks.items()},
+        "edge camera": {key: summary[key] for key in ("frames", "fps", "alerts")},
+        "exercises": {"people per frame": ex_people},
+    },
+    profile=PROFILE,
+    budgets=report["budget"]["models"] | report["budget"]["per_frame"],
+    timings={f"edge {stage} ms per frame": ms for stage, ms in summary["stage_ms"].items()},
+)
