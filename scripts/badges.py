@@ -11,6 +11,7 @@ is the first code cell.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -75,6 +76,24 @@ def readme_table(notebooks: list[Path]) -> str:
     return "\n".join(rows)
 
 
+README_ROW = re.compile(r"^\| \[`(\d\d_[a-z0-9_]+)`\]\(notebooks/\1\.ipynb\) \|(.*)\|([^|]*)\|$")
+
+
+def readme_links(text: str) -> str:
+    """The README with the launch links of every course-table row rebuilt from the repository URL."""
+    lines = []
+    for line in text.splitlines():
+        row = README_ROW.match(line)
+        if row:
+            stem, middle = row.group(1), row.group(2)
+            links = (
+                f"[Colab]({colab_url(stem)}) · [Kaggle]({kaggle_url(stem)}) · [Binder]({binder_url(stem)})"
+            )
+            line = f"| [`{stem}`](notebooks/{stem}.ipynb) |{middle}| {links} |"
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Rewrite (or, with --check, only check) the badge and setup cells of every notebook."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -94,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
                 jupytext_cli(["--sync", "--quiet", str(py)])
     for py in stale:
         print(f"{py}: badge or setup cell {'out of date' if args.check else 'rewritten'}")
+    readme = ROOT / "README.md"
+    if readme.is_file() and readme_links(readme.read_text(encoding="utf-8")) != readme.read_text(
+        encoding="utf-8"
+    ):
+        stale.append(readme)
+        print(f"{readme}: course-table links {'out of date' if args.check else 'rewritten'}")
+        if not args.check:
+            readme.write_text(readme_links(readme.read_text(encoding="utf-8")), encoding="utf-8")
     if args.check:
         return 1 if stale else 0
     print(readme_table(notebooks))

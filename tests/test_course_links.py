@@ -155,3 +155,22 @@ def test_badges_script_check_passes_on_the_committed_notebooks() -> None:
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     assert badges.main([str(ROOT / "notebooks"), "--check"]) == 0
+
+
+def test_the_readme_course_table_links_are_rebuilt_from_the_repository_url() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import badges
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    stale = (
+        "intro\n| [`01_data`](notebooks/01_data.ipynb) | merging, crops | [Colab](https://old.example/x) |\n"
+        "| `not a row` | kept | as is |\n"
+    )
+    fixed = badges.readme_links(stale)
+    row = fixed.splitlines()[1]
+    assert row.startswith("| [`01_data`](notebooks/01_data.ipynb) | merging, crops | [Colab](")
+    for url in (links.colab_url("01_data"), links.kaggle_url("01_data"), links.binder_url("01_data")):
+        assert f"]({url})" in row
+    assert "old.example" not in fixed and fixed.splitlines()[2] == "| `not a row` | kept | as is |"
+    assert badges.readme_links(fixed) == fixed  # up to date: unchanged
