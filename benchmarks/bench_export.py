@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -183,37 +184,62 @@ def model_table(
 
 
 def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: tuple[int, int], rounds: int) -> dict:
-    """Per frame, paired: the edge detector alone and the edge camera on the same frame, one after the other, in
-    alternating order (so a busy machine slows both alike); then FallPipeline over the frames on its own (torch's
-    OpenMP threads keep spinning after a call and would slow whatever follows), one round after a warm-up. Medians
-    over frames and rounds, the first round a warm-up."""
-    camera = EdgeCamera(bundle, "onnxruntime", *threads)
+    """Per frame, paired: the edge detector alone, the edge camera, and the edge camera with the int8 classifier
+    (bundle/classifier_int8.onnx) on the same frame, one after the other in an order that rotates frame by frame
+    (so a busy machine slows all alike); then FallPipeline over the frames on its own (torch's OpenMP threads keep
+    spinning after a call and would slow whatever follows), one round after a warm-up. Medians over frames and
+    rounds, the first round a warm-up."""
+    cameras = {
+        "edge": EdgeCamera(bundle, "onnxruntime", *threads),
+        "int8": EdgeCamera(bundle, "onnxruntime", *threads, classifier_file="classifier_int8.onnx"),
+    }
+    camera = cameras["edge"]
     det = camera.det
     host = FallPipeline(shipped_detector(), classifier, pipeline_config("quick"))
-    times: dict[str, list[float]] = {"alone": [], "edge": [], "host": [], "ratio": []}
+    times: dict[str, list[float]] = {
+        "alone": [],
+        "edge": [],
+        "int8": [],
+        "host": [],
+        "ratio": [],
+        "ratio_int8": [],
+    }
     people = {"edge": [], "host": []}
-    stages = []
+    stages: dict[str, list[dict]] = {"edge": [], "int8": []}
 
-    def alone(image: np.ndarray) -> float:
+    def alone(image: np.ndarray, _: int) -> float:
         start = time.perf_counter()
         yolo.detect(camera.detector, image, det["input_size"], det["conf"], det["iou"], det["max_det"])
         return 1000 * (time.perf_counter() - start)
 
-    for round_ in range(rounds + 1):
-        camera.reset()
-        for i, frame in enumerate(frames):
-            first = alone(frame.image) if i % 2 else None
+    def way(name: str) -> Callable:
+        def run(image: np.ndarray, i: int) -> float:
             start = time.perf_counter()
-            dets = camera.process(frame.image, i / 10)[0]
-            edge = 1000 * (time.perf_counter() - start)
-            detector = first if first is not None else alone(frame.image)
+            found = cameras[name].process(image, i / 10)[0]
+            if name == "edge":
+                people["edge"].append(len(found))
+            return 1000 * (time.perf_counter() - start)
+
+        return run
+
+    ways = {"alone": alone, "edge": way("edge"), "int8": way("int8")}
+    order = list(ways)
+    for round_ in range(rounds + 1):
+        for c in cameras.values():
+            c.reset()
+        for i, frame in enumerate(frames):
+            k = i % len(order)
+            ms = {name: ways[name](frame.image, i) for name in order[k:] + order[:k]}
             if round_:
-                times["alone"].append(detector)
-                times["edge"].append(edge)
-                times["ratio"].append(edge / detector)
-                people["edge"].append(len(dets))
+                for name, value in ms.items():
+                    times[name].append(value)
+                times["ratio"].append(ms["edge"] / ms["alone"])
+                times["ratio_int8"].append(ms["int8"] / ms["alone"])
         if round_:
-            stages.append(camera.stage_ms())
+            for name, c in cameras.items():
+                stages[name].append(c.stage_ms())
+        else:
+            people["edge"].clear()
     for warm_up in (True, False):  # one timed round: the host is the slow way
         host.reset()
         for frame in frames[:5] if warm_up else frames:
@@ -224,7 +250,8 @@ def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: tuple[in
                 people["host"].append(len(found))
     result = {key: float(np.median(values)) for key, values in times.items()}
     result.update({f"{way}_people": float(np.mean(n)) for way, n in people.items()})
-    result.update({f"edge_{s}": float(np.median([r[s] for r in stages])) for s in stages[0]})
+    for name, rows in stages.items():
+        result.update({f"{name}_{s}": float(np.median([r[s] for r in rows])) for s in rows[0]})
     return result
 
 
@@ -290,21 +317,27 @@ def main() -> int:
     lines = [
         ("edge detector alone (ONNX Runtime + numpy)", per_frame["alone"], det_g),
         ("edge camera, run_edge (ONNX Runtime)", per_frame["edge"], frame_g),
+        ("edge camera, int8 classifier (--classifier-file)", per_frame["int8"], frame_g),
         ("fallkd detect (FallPipeline, torch classifier)", per_frame["host"], frame_g),
     ]
     for name, ms, gflops in lines:
         print(f"{name:48s} {ms:9.2f} {gflops / ms * 1000:8.1f} {gflops / ms * 1000 / peak:8.1%}")
-    stages = ", ".join(f"{s} {per_frame[f'edge_{s}']:.2f}" for s in ("detect", "crop", "classify", "track"))
+    for name in ("edge", "int8"):
+        stages = ", ".join(
+            f"{s} {per_frame[f'{name}_{s}']:.2f}" for s in ("detect", "crop", "classify", "track")
+        )
+        print(f"{name} stages (ms/frame): {stages}")
     print(
-        f"edge stages (ms/frame): {stages}; frame {frame_g:.3f} GFLOPs (detector {det_g:.3f} + 3 x {cls_g:.3f}); "
-        f"people classified per frame: edge {per_frame['edge_people']:.1f}, host {per_frame['host_people']:.1f}"
+        f"frame {frame_g:.3f} GFLOPs (detector {det_g:.3f} + 3 x {cls_g:.3f}); people classified per frame: edge "
+        f"{per_frame['edge_people']:.1f}, host {per_frame['host_people']:.1f}"
     )
-    ratio = per_frame["ratio"]
-    print(
-        f"edge camera / detector alone, median of the per-frame ratios: {ratio:.2f}x (target <= {TARGET}x): "
-        f"{'met' if ratio <= TARGET else 'NOT met'}; fallkd detect / edge camera: "
-        f"{per_frame['host'] / per_frame['edge']:.2f}x"
-    )
+    for name, key in (("edge camera", "ratio"), ("edge camera, int8 classifier", "ratio_int8")):
+        ratio = per_frame[key]
+        print(
+            f"{name} / detector alone, median of the per-frame ratios: {ratio:.2f}x (target <= {TARGET}x): "
+            f"{'met' if ratio <= TARGET else 'NOT met'}"
+        )
+    print(f"fallkd detect / edge camera: {per_frame['host'] / per_frame['edge']:.2f}x")
     return 0
 
 

@@ -117,6 +117,11 @@ def test_the_bundle_holds_everything_the_device_needs(bundle, classifier) -> Non
     assert budget["per_frame"]["detector + 3 crops"]["params_m"] > 13
     assert {row["verdict"] for row in budget["per_frame"].values()} == {"fits"}
     assert report["parity"] == parity and "estimate" in (out / "README.md").read_text()
+    # --calib also writes the int8 classifier for CPU devices, calibrated on more crops than the parity scenes'
+    q = parity["classifier_int8"]
+    assert q["file"] == "classifier_int8.onnx" and (out / q["file"]).is_file()
+    assert q["crops"] > parity["classifier"]["crops"] and 0 <= q["max_abs_prob_diff"] <= 1
+    assert "classifier_int8.onnx" in (out / "README.md").read_text()
 
 
 def test_budget_counts_the_flops_torch_counts(bundle, classifier) -> None:
@@ -181,6 +186,26 @@ def test_run_edge_without_torch_on_a_clip_and_a_folder(bundle, clip, tmp_path) -
     assert summary["frames"] == 45 and summary["error"] is None  # 30 frames, then 15 of the replay
     events = lines(tmp_path / "loop_out" / "events.jsonl")
     assert max(e["frame"] for e in events) < 45 and all(e["time"] < 45 / 5 for e in events)
+
+
+def test_run_edge_with_the_int8_classifier_and_a_missing_file(bundle, clip, tmp_path) -> None:
+    from fallkd_lib.edge.runner import EdgeCamera
+
+    summary = run_edge(bundle[0], clip, tmp_path / "int8", "--classifier-file", "classifier_int8.onnx")
+    assert summary["frames"] == 30 and summary["error"] is None
+    camera = EdgeCamera(bundle[0], classifier_file="classifier_int8.onnx")
+    ops = {node.op_type for node in onnx.load(str(bundle[0] / "classifier_int8.onnx")).graph.node}
+    assert "QuantizeLinear" in ops and camera.classifier is not None
+    args = [sys.executable, "-c", NO_TORCH, str(bundle[0] / "run_edge.py"), "--source", str(clip)]
+    done = subprocess.run(
+        [*args, "--out", str(tmp_path / "x"), "--classifier-file", "nope.onnx"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        done.returncode == 2
+        and "nope.onnx not found: --classifier-file names a file of the bundle" in done.stderr
+    )
 
 
 def test_the_edge_cameras_sessions_are_sized_for_one_core_each_way(bundle) -> None:

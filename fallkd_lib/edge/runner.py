@@ -138,13 +138,27 @@ def _iter_once(source, fps=None):
 class EdgeCamera(object):
     """Detector + IoU tracker + confirm gate + batched crop classifier + fall state, one frame at a time."""
 
-    def __init__(self, folder, backend="onnxruntime", threads=0, classifier_threads=CLASSIFIER_THREADS):
+    def __init__(
+        self,
+        folder,
+        backend="onnxruntime",
+        threads=0,
+        classifier_threads=CLASSIFIER_THREADS,
+        classifier_file=None,
+    ):
         """Open both models of the bundle with `backend`; every setting from pipeline.json. ONNX Runtime threads:
-        `threads` for the detector, `classifier_threads` for the classifier (0: all cores)."""
+        `threads` for the detector, `classifier_threads` for the classifier (0: all cores). classifier_file: another
+        file of the same classifier in the bundle (e.g. classifier_int8.onnx, for a CPU) instead of pipeline.json's."""
         self.bundle = bundle = read_bundle(folder)
         det, cls = bundle["detector"], bundle["classifier"]
         self.detector = open_model(os.path.join(str(folder), det["file"]), backend, threads)
-        self.classifier = open_model(os.path.join(str(folder), cls["file"]), backend, classifier_threads)
+        path = os.path.join(str(folder), classifier_file or cls["file"])
+        if not os.path.isfile(path):
+            raise UsageError(
+                "{} not found: --classifier-file names a file of the bundle (classifier_int8.onnx is written by "
+                "`fallkd export --calib`)".format(path)
+            )
+        self.classifier = open_model(path, backend, classifier_threads)
         self.det, self.cls = det, cls
         self.state = settings(bundle["state"])
         self.reset()
@@ -366,6 +380,11 @@ def main(argv=None):
     parser.add_argument("--bundle", default=here, help="the bundle folder (default: this script's)")
     parser.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt"))
     add_thread_options(parser)
+    parser.add_argument(
+        "--classifier-file",
+        default=None,
+        help="the classifier file in the bundle (default pipeline.json's; classifier_int8.onnx: int8 on a CPU)",
+    )
     parser.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
     parser.add_argument("--camera", default="camera", help="camera name in alerts")
     parser.add_argument(
@@ -380,7 +399,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        camera = EdgeCamera(args.bundle, args.backend, args.threads, args.classifier_threads)
+        camera = EdgeCamera(
+            args.bundle, args.backend, args.threads, args.classifier_threads, args.classifier_file
+        )
         if args.webhook:
             print("alerts also go to {}".format(redact_url(args.webhook)))
         outbox = AlertOutbox(args.out, args.webhook)

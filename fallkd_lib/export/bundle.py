@@ -126,6 +126,43 @@ def classifier_parity(runtime: object, onnx_path: Path, crops: np.ndarray) -> di
     }
 
 
+def int8_classifier(
+    runtime: object,
+    float_path: Path,
+    out: Path,
+    crops: np.ndarray,
+    frames: list[np.ndarray],
+    det: dict,
+    size: int,
+) -> dict:
+    """classifier_int8.onnx calibrated on person crops (the parity scenes' and the people the exported detector
+    finds in the --calib frames), and its agreement with the float file on those crops (CPU devices' option)."""
+    from fallkd_lib.data.geometry import crop_people
+    from fallkd_lib.export.classifier_int8 import quantize_classifier_onnx
+    from fallkd_lib.runtime.classifier import preprocess
+
+    detector = OnnxRuntimeModel(out.parent / "detector.onnx")
+    found = [yolo.detect(detector, f, size, det["conf"], det["iou"], det["max_det"])[:, :4] for f in frames]
+    crops = np.concatenate(
+        [crops]
+        + [crop_people(f, b, runtime.input.crop) for f, b in zip(frames, found, strict=True) if len(b)]
+    )
+    quantize_classifier_onnx(float_path, out, crops)
+    batch = preprocess(crops, runtime.input).numpy()
+    soft = [_softmax(OnnxRuntimeModel(path)(batch)) for path in (float_path, out)]
+    return {
+        "file": out.name,
+        "crops": len(crops),
+        "max_abs_prob_diff": float(np.max(np.abs(soft[0] - soft[1]))),
+        "top1_agreement": float(np.mean(soft[0].argmax(1) == soft[1].argmax(1))),
+    }
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 def detector_parity(detector: object, onnx_path: Path, frames: list[np.ndarray], settings: dict) -> dict:
     """ultralytics on the original detector vs the edge's own decoding on the exported file: box agreement."""
     from fallkd_lib.export.detector import box_agreement
@@ -255,6 +292,15 @@ def export_bundle(
         budget = bundle_budget(tmp / "detector.onnx", tmp / "classifier.onnx")
         if frames:
             write_calibration_cache(tmp / "detector.onnx", frames, size, tmp / "detector_calib.cache")
+            parity["classifier_int8"] = int8_classifier(
+                runtime,
+                tmp / "classifier.onnx",
+                tmp / "classifier_int8.onnx",
+                crops,
+                frames,
+                pipeline["detector"],
+                size,
+            )
         for name, data in (("pipeline", pipeline), ("budget", budget), ("parity", parity)):
             (tmp / f"{name}.json").write_text(json.dumps(data, indent=2, default=float), encoding="utf-8")
         from fallkd_lib.export.budget import budget_table

@@ -77,6 +77,7 @@ Written by `fallkd export` from `{pipeline["source"]["detector"]}` and `{pipelin
 |---|---|
 | `detector.onnx` | person detector, opset {det["opset"]}, fixed input {det["input_size"]} px |
 | `classifier.onnx` | {cls["model"]} fall/normal classifier, opset {cls["opset"]}, dynamic batch, {cls["image_size"]} px |
+| `classifier_int8.onnx` | (with `--calib`) the same classifier in int8 for a CPU: `run_edge.py --classifier-file classifier_int8.onnx` |
 | `pipeline.json` | every setting of the camera, read from the models and the PipelineConfig |
 | `budget.json` | params, GFLOPs and an estimated TX2 latency per model and per frame |
 | `parity.json` | torch vs the exported files on real inputs |
@@ -113,5 +114,17 @@ To see on the host what this bundle does, run `fallkd detect ... --set tracker=i
 classifier: max |logit difference| {parity["classifier"]["max_abs_logit_diff"]:.2e}, top-1 agreement
 {parity["classifier"]["top1_agreement"]:.3f} on {parity["classifier"]["crops"]} crops; detector: recall
 {parity["detector"]["recall"]:.3f}, precision {parity["detector"]["precision"]:.3f}, mean IoU
-{parity["detector"]["mean_iou"]:.4f} on {parity["detector"]["frames"]} frames.
+{parity["detector"]["mean_iou"]:.4f} on {parity["detector"]["frames"]} frames.{_int8_line(parity)}
 """
+
+
+def _int8_line(parity: dict) -> str:
+    """The int8 classifier's agreement with the float file, when the bundle has one."""
+    q = parity.get("classifier_int8")
+    if not q:
+        return ""
+    return (
+        f" `{q['file']}` (ONNX Runtime on a CPU; TensorRT builds fp16 from `classifier.onnx`): top-1 agreement "
+        f"{q['top1_agreement']:.3f} with the float file, max |probability difference| {q['max_abs_prob_diff']:.3f} "
+        f"on {q['crops']} crops."
+    )
