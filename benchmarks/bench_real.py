@@ -25,13 +25,15 @@ class map dropped, 94 of them a `danger` patient, are left out).
 
 2. Image level (table `image_level`, image_level.csv): an image is fall when any ground-truth box is fall; its score
    is the highest fall score of its detections; each system's threshold is the one with the best fall F1 on the
-   laifi valid split (ties: the higher), then applied to laifi test and hospital_bed_rf. Two YOLOv5n detectors,
-   320 px, trained from scratch on the laifi train images with the same recipe (the shipped detector's: batch 16,
-   --det-epochs), best epoch by valid mAP:
+   laifi valid split (ties: the higher), then applied to laifi test and hospital_bed_rf. YOLOv5n detectors, 320 px,
+   trained on the laifi train images with the same recipe (the shipped detector's: batch 16, --det-epochs), best
+   epoch by valid mAP: a fall/normal and a person detector from scratch, and the recipe's person detector, first
+   trained --det-synth-epochs on the synthetic scenes (the offline stand-in for COCO weights):
 
     detector only           the 2-class fall/normal detector; score = the confidence of a box it calls fall
-    two-stage (V)           the person detector (boxes with conf >= 0.25, the camera's default) + classifier V;
-                            score = the classifier's fall probability
+    two-stage (V)           the synthetic-pretrained person detector (boxes with conf >= 0.25, the camera's default)
+                            + classifier V; score = the classifier's fall probability
+    ..., from scratch       the KD student behind the person detector trained from scratch
     two-stage (...) + gate  the same with a higher gate on the detector's confidence, chosen with the threshold on
                             the laifi valid split
     ground truth + (V)      the labelled boxes + classifier V: the two-stage system's ceiling (a perfect detector)
@@ -61,7 +63,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_image_level import image_level_stage  # noqa: E402
-from real_stages import classifier_stage, detector_stage  # noqa: E402
+from real_stages import classifier_stage, detector_stage, pretrained_person_detector  # noqa: E402
 
 from fallkd_lib.real.stages import RealRecipe, real_crops, synthetic_crops  # noqa: E402
 
@@ -111,6 +113,12 @@ def main() -> int:
     parser.add_argument("--synth-images", type=int, default=600, help="synthetic scenes per style")
     parser.add_argument("--synth-epochs", type=int, default=6)
     parser.add_argument("--det-epochs", type=int, default=20, help="epochs of each detector")
+    parser.add_argument(
+        "--det-synth-epochs",
+        type=int,
+        default=10,
+        help="person detector pretraining epochs (synthetic scenes)",
+    )
     args = parser.parse_args()
     if not all((args.datasets / name / "data.yaml").is_file() for name in (TRAIN, OTHER)):
         print(f"skipped: {TRAIN} and {OTHER} not found under {args.datasets}")
@@ -128,6 +136,13 @@ def run(work: Path, args: argparse.Namespace) -> int:
     folders = stage("real crops", real_crops, recipe, work)
     synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size)
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
+    detectors["person_pretrained"] = stage(
+        "person detector (synthetic-pretrained)",
+        pretrained_person_detector,
+        work,
+        args.det_synth_epochs,
+        args.det_epochs,
+    )
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tables = stage("image level", image_level_stage, work, detectors, runs)
     total = stage.total()

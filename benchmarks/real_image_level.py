@@ -3,6 +3,7 @@ in --out), thresholds chosen on laifi valid, the image-level table and the "not 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -21,7 +22,12 @@ from fallkd_lib.detector.image_level import (
     image_scores,
     image_truth,
 )
-from fallkd_lib.detector.image_systems import system_rows, with_detections
+from fallkd_lib.detector.image_systems import (
+    classify_boxes,
+    detect_images,
+    system_rows,
+    with_detections,
+)
 from fallkd_lib.detector.not_person import detection_outcomes, source_people
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.real.stages import merged_root
@@ -30,7 +36,8 @@ from fallkd_lib.runtime.loaders import load_classifier, load_detector
 PERSON_CONF = PipelineConfig.conf  # the camera's detector threshold: what reaches the classifier
 FALL_CONF = 0.01  # the 2-class detector's boxes are kept this low: its confidence is its fall score
 GATES = [round(0.25 + 0.05 * k, 2) for k in range(14)]  # 0.25 .. 0.9
-GATED = "+ camera augmentation"  # the classifier the gate and the background class are compared on
+GATED = "+ camera augmentation"
+SCRATCH_ROW = "two-stage (+ KD (cached)), person detector from scratch"  # the classifier the gate and the background class are compared on
 SETS = {
     "laifi valid": (TRAIN, ("valid",)),
     "laifi test": (TRAIN, ("test",)),
@@ -58,18 +65,27 @@ def truth_sets(work: Path) -> dict[str, list[dict]]:
 
 def detections(work: Path, sets: dict[str, list[dict]], detectors: dict, runs: dict) -> dict[str, dict]:
     """Every system's detection rows on every set, each model loaded once and each image decoded once (cached
-    per set in work/image_level/)."""
-    paths = {name: work / "image_level" / f"detections_{name.replace(' ', '_')}.json" for name in sets}
+    per set in work/image_level/, under the detectors' and classifiers' names). The two-stage rows use the
+    synthetic-pretrained person detector; SCRATCH_ROW uses the one trained from scratch, with the KD student."""
+    models = [detectors[m]["best"] for m in ("fall_normal", "person_pretrained", "person")] + [
+        str(r) for r in runs.values()
+    ]
+    tag = hashlib.sha256("\n".join(map(str, models)).encode()).hexdigest()[:10]
+    paths = {n: work / "image_level" / f"detections_{n.replace(' ', '_')}_{tag}.json" for n in sets}
     out = {name: json.loads(p.read_text()) for name, p in paths.items() if p.is_file()}
     if len(out) == len(sets):
         return out
-    fall_normal, person = (load_detector(detectors[m]["best"]) for m in ("fall_normal", "person"))
+    fall_normal, person, scratch = (
+        load_detector(detectors[m]["best"]) for m in ("fall_normal", "person_pretrained", "person")
+    )
     classifiers = {variant: load_classifier(run, device="cpu") for variant, run in runs.items()}
     for name, images in sets.items():
         if name in out:
             continue
         print(f"detecting and classifying {name} ({len(images)} images)", flush=True)
         rows = system_rows(images, fall_normal, person, classifiers, FALL_CONF, PERSON_CONF)
+        boxes = detect_images(scratch, images, PERSON_CONF)
+        rows[SCRATCH_ROW] = classify_boxes(classifiers["+ KD (cached)"], images, boxes)
         out[name] = {k: [np.asarray(r).tolist() for r in v] for k, v in rows.items()}
         write_json_atomic(paths[name], out[name])  # a set at a time: an interrupted run keeps what it scored
     return out

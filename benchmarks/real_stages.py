@@ -18,6 +18,7 @@ from fallkd_lib.real.stages import (
     RealRecipe,
     merged_root,
     pretrain,
+    pretrain_detector,
     train_source_detector,
 )
 from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
@@ -53,6 +54,14 @@ def detector_stage(work: Path, epochs: int) -> dict[str, dict]:
             flush=True,
         )
     return out
+
+
+def pretrained_person_detector(work: Path, synth_epochs: int, epochs: int) -> dict:
+    """The recipe's person detector: YOLOv5n pretrained on the synthetic scenes, then trained on laifi (resumes)."""
+    start = pretrain_detector(work, synth_epochs)
+    summary = train_source_detector(work, "person", epochs, TRAIN, start, "person_synth_pretrained")
+    print(f"detector person (synthetic-pretrained): valid mAP50 {summary['mAP50']:.3f}", flush=True)
+    return summary
 
 
 def row(record: dict, seconds: float | None) -> dict:

@@ -23,6 +23,7 @@ def cmd_real(args: argparse.Namespace) -> None:
         synth_images=args.synth_images,
         synth_epochs=args.synth_epochs,
         det_epochs=args.det_epochs,
+        det_synth_epochs=args.det_synth_epochs,
     )
     summary = train_real(recipe, args.out)
     print(f"\nscores (trained on {recipe.train_source}; other camera: {recipe.other_source}):")
@@ -61,4 +62,10 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synth-images", type=int, default=d.synth_images, help="synthetic scenes per style")
     p.add_argument("--synth-epochs", type=int, default=d.synth_epochs, help="synthetic pretraining epochs")
     p.add_argument("--det-epochs", type=int, default=d.det_epochs, help="person detector epochs")
+    p.add_argument(
+        "--det-synth-epochs",
+        type=int,
+        default=d.det_synth_epochs,
+        help="person detector pretraining epochs on the synthetic scenes (0: from scratch)",
+    )
     p.set_defaults(func=cmd_real)

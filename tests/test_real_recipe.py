@@ -36,11 +36,15 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
         synth_images=8,
         synth_epochs=1,
         det_epochs=1,
+        det_synth_epochs=1,
     )
     summary = train_real(recipe, tmp_path / "work", progress=False)
     saved = json.loads((tmp_path / "work" / "real.json").read_text())
     assert saved["classifier"] == summary["classifier"] and saved["recipe"]["train_source"] == "cam_a"
     assert Path(summary["detector"]).is_file() and (Path(summary["classifier"]) / "best.pt").is_file()
+    # the person detector started from one trained on the synthetic scenes
+    assert "person_synth_pretrained" in summary["detector"]
+    assert (tmp_path / "work" / "det_runs" / "synth_person" / "weights" / "best.pt").is_file()
     assert set(summary["seconds"]) == {
         "real crops",
         "synthetic crops",

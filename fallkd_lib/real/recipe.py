@@ -5,7 +5,7 @@
     3. the student and the teacher pretrained on them
     4. the teacher fine-tuned on the real crops with camera augmentation
     5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
-    6. a person detector trained on the training source's images
+    6. a person detector pretrained on the synthetic scenes, then trained on the training source's images
 
 Each model is scored on the training source's test split and on every crop of the other camera.
 """
@@ -18,7 +18,14 @@ from pathlib import Path
 
 from fallkd_lib.config import train_config
 from fallkd_lib.io import write_json_atomic
-from fallkd_lib.real.stages import RealRecipe, pretrain, real_crops, synthetic_crops, train_source_detector
+from fallkd_lib.real.stages import (
+    RealRecipe,
+    pretrain,
+    pretrain_detector,
+    real_crops,
+    synthetic_crops,
+    train_source_detector,
+)
 
 
 def _scores(record: dict) -> dict[str, float]:
@@ -30,6 +37,17 @@ def _scores(record: dict) -> dict[str, float]:
         "other_accuracy": other["accuracy"],
         "other_fall_f1": other["per_class"]["fall"]["f1"],
     }
+
+
+def person_detector(recipe: RealRecipe, work: Path) -> dict:
+    """The person detector: pretrained on the synthetic scenes (unless det_synth_epochs is 0), then trained on the
+    training source's images."""
+    if not recipe.det_synth_epochs:
+        return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source)
+    start = pretrain_detector(work, recipe.det_synth_epochs)
+    return train_source_detector(
+        work, "person", recipe.det_epochs, recipe.train_source, start, "person_synth_pretrained"
+    )
 
 
 def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> dict:
@@ -80,9 +98,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
         )
 
     kd = step("student (KD)", student)
-    det = step(
-        "person detector", train_source_detector, work, "person", recipe.det_epochs, recipe.train_source
-    )
+    det = step("person detector", person_detector, recipe, work)
     summary = {
         "recipe": {**asdict(recipe), "datasets": str(recipe.datasets)},
         "detector": det["best"],

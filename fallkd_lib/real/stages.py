@@ -31,7 +31,8 @@ class RealRecipe:
     epochs: int = 20  # fine-tuning epochs on the real crops
     synth_images: int = 600  # synthetic scenes per style for pretraining
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
-    det_epochs: int = 20  # person detector epochs
+    det_epochs: int = 20  # person detector epochs on the real images
+    det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
     student: str = "efficientnet_b0"
     teacher: str = "resnet18"
 
@@ -83,13 +84,34 @@ def pretrain(work: Path, synth: Path, cfg: TrainConfig, progress: bool = False) 
     return out / "best.pt"
 
 
-def train_source_detector(work: Path, mode: str, epochs: int, source: str) -> dict:
-    """One YOLOv5n detector (mode "person" or "fall_normal") on the training source's images (resumes)."""
+def pretrain_detector(work: Path, epochs: int) -> Path:
+    """A YOLOv5n person detector trained on the synthetic scenes of synthetic_crops (resumes): its best.pt, the
+    offline stand-in for COCO weights."""
+    from fallkd_lib.detector.dataset import detector_dataset
+    from fallkd_lib.detector.train import train_detector
+
+    work = Path(work)
+    merged = work / "synthetic" / "merged"
+    if not (merged / "data.yaml").is_file():
+        raise MissingFileError(
+            f"{merged}/data.yaml not found: render the synthetic scenes first (synthetic_crops)"
+        )
+    data = detector_dataset(merged, work / "det" / "synth_person", "person", progress=False)
+    cfg = replace(DETECTOR, epochs=epochs)
+    return Path(
+        train_detector(data, cfg, work / "det_runs", "synth_person", plots=False, resume="auto")["best"]
+    )
+
+
+def train_source_detector(
+    work: Path, mode: str, epochs: int, source: str, pretrained: Path | None = None, name: str | None = None
+) -> dict:
+    """One YOLOv5n detector (mode "person" or "fall_normal") on the training source's images, from scratch or from
+    `pretrained` weights (resumes); its run is det_runs/<name or mode>."""
     from fallkd_lib.detector.dataset import detector_dataset
     from fallkd_lib.detector.train import train_detector
 
     work = Path(work)
     data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(source,))
-    return train_detector(
-        data, replace(DETECTOR, epochs=epochs), work / "det_runs", mode, plots=False, resume="auto"
-    )
+    cfg = replace(DETECTOR, epochs=epochs, pretrained=str(pretrained) if pretrained else None)
+    return train_detector(data, cfg, work / "det_runs", name or mode, plots=False, resume="auto")
