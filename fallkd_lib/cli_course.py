@@ -43,7 +43,13 @@ def add_course_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="go on in the latest unfinished run of this profile, skipping the notebooks that succeeded",
     )
-    p.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
+    p.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=None,
+        help="seconds one cell may run (default: 900 in the quick profile, where a cell that long is stuck; "
+        "no limit in the full profile, whose training cells run for hours)",
+    )
     p.set_defaults(func=cmd_course)
 
     p = sub.add_parser("collect", help="gather students' runs into one table with flags (csv and html)")

@@ -219,3 +219,22 @@ def test_course_runs_fails_saves_and_resumes(tmp_path, kernel_env, capsys) -> No
         ["02_last", "no card", "", ""],
     ]
     assert table.loc[0, "profile_seen"] == "full" and table.loc[0, "score"] == 0.5
+
+
+def test_a_stuck_quick_cell_times_out_but_the_full_profile_may_train_for_hours(tmp_path, monkeypatch) -> None:
+    from fallkd_lib.course import runner
+    from fallkd_lib.course.execute import NotebookRun
+
+    nb = new_notebook(cells=[new_code_cell('PROFILE = "quick"')])
+    nbformat.write(nb, str(tmp_path / "00_a.ipynb"))
+    seen = []
+
+    def fake(source, target, profile, env, cell_timeout, kernel, progress) -> NotebookRun:
+        seen.append((profile, cell_timeout))
+        return NotebookRun(Path(source).stem, "ok", 0.1)
+
+    monkeypatch.setattr(runner, "execute_notebook", fake)
+    for profile in ("quick", "full"):
+        run_course(tmp_path, tmp_path / f"runs_{profile}", profile, progress=False)
+    run_course(tmp_path, tmp_path / "runs_set", "full", cell_timeout=60, progress=False)
+    assert seen == [("quick", 900), ("full", None), ("full", 60)]

@@ -94,7 +94,7 @@ def execute_notebook(
     target: str | Path,
     profile: str,
     env: Mapping[str, str] | None = None,
-    cell_timeout: int = 1800,
+    cell_timeout: int | None = 900,
     kernel: str = "python3",
     progress: bool = True,
 ) -> NotebookRun:

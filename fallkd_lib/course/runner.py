@@ -31,6 +31,7 @@ from fallkd_lib.io import write_json_atomic
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_.+\.ipynb$")
 RUN_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
+QUICK_CELL_TIMEOUT = 900  # seconds: a quick-profile cell runs minutes at most; longer is a stuck kernel
 
 
 def course_notebooks(notebooks_dir: str | Path) -> list[Path]:
@@ -86,12 +87,14 @@ def run_course(
     profile: str = "quick",
     resume: bool = False,
     *,
-    cell_timeout: int = 1800,
+    cell_timeout: int | None = None,
     kernel: str = "python3",
     progress: bool = True,
 ) -> dict:
     """Execute the course's notebooks into a run folder under out; returns run.json's record (with "folder")."""
     notebooks = course_notebooks(notebooks_dir)
+    if cell_timeout is None:
+        cell_timeout = QUICK_CELL_TIMEOUT if profile == "quick" else None
     folder = unfinished_run(out, profile) if resume else None
     record: dict = {}
     if folder is not None:
