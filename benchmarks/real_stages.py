@@ -14,6 +14,7 @@ import pandas as pd
 
 from fallkd_lib.config import train_config
 from fallkd_lib.data.background import link_crops, write_background_crops
+from fallkd_lib.real.recipe import crop_scores
 from fallkd_lib.real.stages import (
     RealRecipe,
     merged_root,
@@ -66,15 +67,7 @@ def pretrained_person_detector(work: Path, synth_epochs: int, epochs: int) -> di
 
 def row(record: dict, seconds: float | None) -> dict:
     """The crop table's columns from a metrics.json record."""
-    test, other = record["test"], record["other_origin"]
-    return {
-        "test accuracy": test["accuracy"],
-        "test fall F1": test["per_class"]["fall"]["f1"],
-        "other accuracy": other["accuracy"],
-        "other fall F1": other["per_class"]["fall"]["f1"],
-        "other fall recall": other["per_class"]["fall"]["recall"],
-        "seconds": seconds,
-    }
+    return {**crop_scores(record), "seconds": seconds}
 
 
 def background_folder(work: Path, real: Path) -> Path:

@@ -30,8 +30,8 @@ def cmd_real(args: argparse.Namespace) -> None:
     for model, s in summary["scores"].items():
         if isinstance(s, dict):
             print(
-                f"  {model:8s} test accuracy {s['test_accuracy']:.3f}, fall F1 {s['test_fall_f1']:.3f}; "
-                f"other camera accuracy {s['other_accuracy']:.3f}, fall F1 {s['other_fall_f1']:.3f}"
+                f"  {model:8s} test accuracy {s['test accuracy']:.3f}, fall F1 {s['test fall F1']:.3f}; "
+                f"other camera accuracy {s['other accuracy']:.3f}, fall F1 {s['other fall F1']:.3f}"
             )
     print(f"  person detector valid mAP50 {summary['scores']['detector_valid_mAP50']:.3f}")
     print(f"seconds per step: {summary['seconds']}; {Path(args.out) / 'real.json'}")

@@ -28,14 +28,15 @@ from fallkd_lib.real.stages import (
 )
 
 
-def _scores(record: dict) -> dict[str, float]:
-    """Accuracy and fall F1 on the test split and on the other camera, from a metrics.json record."""
+def crop_scores(record: dict) -> dict[str, float]:
+    """Accuracy and fall F1 on the test split and on the other camera (and its fall recall), from metrics.json."""
     test, other = record["test"], record["other_origin"]
     return {
-        "test_accuracy": test["accuracy"],
-        "test_fall_f1": test["per_class"]["fall"]["f1"],
-        "other_accuracy": other["accuracy"],
-        "other_fall_f1": other["per_class"]["fall"]["f1"],
+        "test accuracy": test["accuracy"],
+        "test fall F1": test["per_class"]["fall"]["f1"],
+        "other accuracy": other["accuracy"],
+        "other fall F1": other["per_class"]["fall"]["f1"],
+        "other fall recall": other["per_class"]["fall"]["recall"],
     }
 
 
@@ -104,7 +105,11 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
         "detector": det["best"],
         "classifier": str(runs / "kd_cached"),
         "teacher": str(runs / "teacher"),
-        "scores": {"teacher": _scores(teacher), "student": _scores(kd), "detector_valid_mAP50": det["mAP50"]},
+        "scores": {
+            "teacher": crop_scores(teacher),
+            "student": crop_scores(kd),
+            "detector_valid_mAP50": det["mAP50"],
+        },
         "seconds": seconds,
     }
     write_json_atomic(work / "real.json", summary)
