@@ -166,3 +166,15 @@ def test_collect_command(tmp_path, capsys) -> None:
         == 2
     )
     assert "no NN_name.ipynb notebooks in" in capsys.readouterr().err
+
+
+def test_a_notebook_deleted_from_a_finished_run_is_missing_not_cardless(tmp_path) -> None:
+    run = fake_run(tmp_path / "carol", "quick")
+    (run / "01_b.ipynb").unlink()
+    (run / "results" / "01_b.json").unlink()
+    table = collect_results([run], NOTEBOOKS)
+    assert table[["notebook", "status", "flags"]].values.tolist()[1] == [
+        "01_b",
+        "missing",
+        "missing (run.json says it ran)",
+    ]

@@ -153,11 +153,11 @@ def notebook_row(student: str, name: str, sub: dict) -> dict:
         flags.append(failure)
     elif card or shown_card:
         status = "ok"
-    elif shown or entry.get("status") == "ok":
+    elif shown:
         status = "no card"
-    else:
+    else:  # neither the executed notebook nor its card is in the folder, whatever run.json says
         status = "missing"
-        flags.append("missing")
+        flags.append("missing (run.json says it ran)" if entry.get("status") == "ok" else "missing")
     if name in sub["problems"]:
         flags.append(sub["problems"][name])
     used = card or shown_card
