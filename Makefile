@@ -10,6 +10,8 @@ export YOLO_OFFLINE := 1
 export YOLO_AUTOINSTALL := 0
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
+# notebooks run unattended here (nbmake, fallkd course): widgets draw still figures (a live one can hang nbclient)
+export FALLKD_HEADLESS := 1
 
 .PHONY: install demo test quick-test lint unit notebooks sync-notebooks bench clean
 

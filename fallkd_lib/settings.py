@@ -52,6 +52,15 @@ def get_settings() -> Settings:
     )
 
 
+HEADLESS_ENV = "FALLKD_HEADLESS"  # "1" where notebooks run unattended: `fallkd course`, `make test` (nbmake)
+
+
+def live_widgets() -> bool:
+    """False where notebooks run unattended (FALLKD_HEADLESS=1): an ipywidgets cell there can leave nbclient waiting
+    for ever (jupyter/nbclient#312), so the course's widgets draw a still figure instead."""
+    return os.environ.get(HEADLESS_ENV, "") != "1"
+
+
 def is_offline_requested() -> bool:
     """True when the environment asks every tool to stay offline."""
     return os.environ.get("FALLKD_OFFLINE", "0") == "1" or os.environ.get("YOLO_OFFLINE") == "1"

@@ -230,11 +230,11 @@ def test_a_stuck_quick_cell_times_out_but_the_full_profile_may_train_for_hours(t
     seen = []
 
     def fake(source, target, profile, env, cell_timeout, kernel, progress) -> NotebookRun:
-        seen.append((profile, cell_timeout))
+        seen.append((profile, cell_timeout, env["FALLKD_HEADLESS"]))
         return NotebookRun(Path(source).stem, "ok", 0.1)
 
     monkeypatch.setattr(runner, "execute_notebook", fake)
     for profile in ("quick", "full"):
         run_course(tmp_path, tmp_path / f"runs_{profile}", profile, progress=False)
     run_course(tmp_path, tmp_path / "runs_set", "full", cell_timeout=60, progress=False)
-    assert seen == [("quick", 900), ("full", None), ("full", 60)]
+    assert seen == [("quick", 900, "1"), ("full", None, "1"), ("full", 60, "1")]  # no live widgets either

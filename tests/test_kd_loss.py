@@ -142,12 +142,36 @@ def test_soft_target_bars_are_softmax_over_t() -> None:
         plot_soft_targets(logits, class_names=["a", "b", "c"])
 
 
-def test_temperature_widget_redraws_on_the_slider() -> None:
+def test_temperature_widget_redraws_on_the_slider(monkeypatch) -> None:
     pytest.importorskip("ipywidgets")
     from fallkd_lib.viz.kd_plots import temperature_widget
+
+    monkeypatch.delenv("FALLKD_HEADLESS", raising=False)
 
     widget = temperature_widget(torch.tensor([[2.0, 0.0]]), ["fall", "normal"])
     slider = widget.children[0]
     assert (slider.description, slider.value, slider.min) == ("T", 2.0, 0.5)
     slider.value = 4.0
     assert widget.kwargs == {"temperature": 4.0}
+
+
+def test_unattended_runs_get_still_figures_instead_of_widgets(monkeypatch, tmp_path, capsys) -> None:
+    """FALLKD_HEADLESS=1 (fallkd course, make test): no live widget, which can leave nbclient waiting for ever."""
+    import cv2
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from fallkd_lib.viz.kd_plots import temperature_widget
+    from fallkd_lib.viz.video_widget import video_player
+
+    monkeypatch.setenv("FALLKD_HEADLESS", "1")
+    fig = temperature_widget(torch.tensor([[2.0, 0.0]]), ["fall", "normal"])
+    assert isinstance(fig, Figure) and [ax.get_title().split()[2] for ax in fig.axes] == ["1", "2", "4", "8"]
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (32, 24))
+    for k in range(8):
+        writer.write(np.full((24, 32, 3), 30 * k, np.uint8))
+    writer.release()
+    fig = video_player({"clip": video})
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    assert capsys.readouterr().out.count("unattended run (FALLKD_HEADLESS=1)") == 2

@@ -28,6 +28,7 @@ from fallkd_lib.course.provenance import git_commit
 from fallkd_lib.course.summary import write_summary
 from fallkd_lib.errors import FallkdError, MissingFileError
 from fallkd_lib.io import write_json_atomic
+from fallkd_lib.settings import HEADLESS_ENV
 
 NOTEBOOK_NAME = re.compile(r"^\d\d_.+\.ipynb$")
 RUN_NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
@@ -115,7 +116,7 @@ def run_course(
         "fallkd": {"version": fallkd_lib.__version__, **git_commit()},
         "notebooks": {nb.stem: {"status": "pending", "seconds": None} for nb in notebooks},
     }
-    env = {RESULTS_ENV: str(folder / "results")}
+    env = {RESULTS_ENV: str(folder / "results"), HEADLESS_ENV: "1"}  # no live widgets: they can hang nbclient
     (folder / "results").mkdir(exist_ok=True)
     write_json_atomic(folder / "run.json", record)
     failure = None

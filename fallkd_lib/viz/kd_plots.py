@@ -73,7 +73,13 @@ def _bars(ax: Any, probs: np.ndarray, names: list[str], colors: dict[str, str], 
 def temperature_widget(
     logits: Any, class_names: Sequence[str] | None = None, t_max: float = 10.0
 ) -> Any | None:
-    """An ipywidgets slider over T redrawing the soft-target bars; None (with a note) without ipywidgets."""
+    """An ipywidgets slider over T redrawing the soft-target bars; None (with a note) without ipywidgets; unattended
+    (settings.live_widgets() False) the bars at T = 1, 2, 4, 8 as a still figure."""
+    from fallkd_lib.settings import live_widgets
+
+    if not live_widgets():
+        print("unattended run (FALLKD_HEADLESS=1): the slider's four stops as a still figure")
+        return plot_soft_targets(_rows(logits)[:1], temperatures=(1, 2, 4, 8), class_names=class_names)
     try:
         import ipywidgets as widgets
         from IPython.display import display

@@ -43,7 +43,14 @@ def plot_frames(frames: list[np.ndarray], n: int = 6, title: str = "") -> Figure
 
 
 def video_player(videos: dict[str, str | Path]):
-    """A clip menu and a frame slider over annotated videos; None (with a note) when ipywidgets is missing."""
+    """A clip menu and a frame slider over annotated videos; None (with a note) when ipywidgets is missing;
+    unattended (settings.live_widgets() False) six frames of the first clip as a still figure."""
+    from fallkd_lib.settings import live_widgets
+
+    if not live_widgets():
+        first = next(iter(videos))
+        print("unattended run (FALLKD_HEADLESS=1): six frames of the first clip instead of the player")
+        return plot_frames(read_video_frames(videos[first]), n=6, title=first)
     try:
         import ipywidgets as widgets
         from IPython.display import display
