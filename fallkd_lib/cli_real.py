@@ -7,8 +7,6 @@ from pathlib import Path
 
 from fallkd_lib.real.stages import RealRecipe
 
-DEFAULTS = RealRecipe(datasets=Path("."))
-
 
 def cmd_real(args: argparse.Namespace) -> None:
     """Train the real-data camera (resumes from --out) and print its scores and the next command."""
@@ -48,7 +46,7 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
         help="train the camera offline on two local real YOLO datasets (synthetic pretraining, camera "
         "augmentation, KD) and score it on the one it never trained on",
     )
-    d = DEFAULTS
+    d = RealRecipe  # the dataclass's defaults
     p.add_argument("--datasets", type=Path, required=True, help="folder holding both datasets (YOLO layout)")
     p.add_argument("--out", type=Path, required=True, help="work folder (resumes)")
     p.add_argument("--train", default=d.train_source, help="dataset trained on (default %(default)s)")

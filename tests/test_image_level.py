@@ -121,7 +121,7 @@ def test_system_rows_equal_the_separate_systems_and_decode_each_image_once(tmp_p
         "fall_normal": np.array([[0, 0, 20, 30, 0.7, 0], [30, 5, 60, 50, 0.4, 1]], np.float32),
         "person": np.array([[5, 5, 40, 55, 0.9, 0]], np.float32),
     }
-    monkeypatch.setattr(image_systems, "detect_people", lambda det, frames, conf: [found[det]])
+    monkeypatch.setattr(image_systems, "detect_people", lambda det, frames, imgsz, conf: [found[det]])
     opened = []
     real_open = image_systems.open_rgb
     monkeypatch.setattr(image_systems, "open_rgb", lambda path: opened.append(path) or real_open(path))

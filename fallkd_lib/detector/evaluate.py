@@ -58,7 +58,8 @@ def _box(value: object, where: str) -> tuple[float, float, float, float]:
     return coords  # type: ignore[return-value]
 
 
-def _ratio(num: int, den: int) -> float:
+def ratio(num: int, den: int) -> float:
+    """num / den, NaN when there is nothing to divide by (a score of an empty set)."""
     return num / den if den else float("nan")
 
 
@@ -125,14 +126,14 @@ def fall_detection_scores(
         tp = int(c[f"{lab}_tp"])
         fp = int(c[f"{other}_as_{lab}"] + c[f"spurious_{lab}"])
         fn = int(c[f"{lab}_as_{other}"] + c[f"missed_{lab}"])
-        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
         out |= {f"{lab}_tp": tp, f"{lab}_fp": fp, f"{lab}_fn": fn}
         out |= {f"{lab}_precision": precision, f"{lab}_recall": recall, f"{lab}_f1": _f1(precision, recall)}
     for key in ("fall_as_normal", "normal_as_fall", "missed_fall", "missed_normal"):
         out[key] = int(c[key])
     out["spurious_fall"], out["spurious_normal"] = int(c["spurious_fall"]), int(c["spurious_normal"])
-    out["detection_recall"] = _ratio(out["matched"], out["gt_fall"] + out["gt_normal"])
-    out["detection_precision"] = _ratio(out["matched"], out["pred_fall"] + out["pred_normal"])
+    out["detection_recall"] = ratio(out["matched"], out["gt_fall"] + out["gt_normal"])
+    out["detection_precision"] = ratio(out["matched"], out["pred_fall"] + out["pred_normal"])
     out["macro_f1"] = (out["fall_f1"] + out["normal_f1"]) / 2
     return out
 

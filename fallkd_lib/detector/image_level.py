@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from fallkd_lib.detector.evaluate import ratio
 from fallkd_lib.errors import UsageError
 
 
@@ -52,10 +53,6 @@ def image_scores(images: Sequence[Mapping], gate: float = 0.0) -> np.ndarray:
     return scores
 
 
-def _ratio(num: int, den: int) -> float:
-    return num / den if den else float("nan")
-
-
 def image_level_scores(truth: Sequence[bool], scores: Sequence[float], threshold: float) -> dict:
     """Fall precision, recall, F1 and accuracy over images called fall when score >= threshold (and > 0)."""
     truth, scores = np.asarray(truth, dtype=bool), np.asarray(scores, dtype=np.float64)
@@ -64,8 +61,8 @@ def image_level_scores(truth: Sequence[bool], scores: Sequence[float], threshold
     called = (scores >= threshold) & (scores > 0)
     tp, fp = int((called & truth).sum()), int((called & ~truth).sum())
     fn, tn = int((~called & truth).sum()), int((~called & ~truth).sum())
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = float("nan") if math.isnan(precision) or math.isnan(recall) else _ratio(2 * tp, 2 * tp + fp + fn)
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    f1 = float("nan") if math.isnan(precision) or math.isnan(recall) else ratio(2 * tp, 2 * tp + fp + fn)
     return {
         "images": len(truth),
         "fall_images": int(truth.sum()),
@@ -77,7 +74,7 @@ def image_level_scores(truth: Sequence[bool], scores: Sequence[float], threshold
         "precision": precision,
         "recall": recall,
         "f1": f1,
-        "accuracy": _ratio(tp + tn, len(truth)),
+        "accuracy": ratio(tp + tn, len(truth)),
     }
 
 

@@ -21,6 +21,11 @@ from fallkd_lib.data.imageio import open_rgb
 from fallkd_lib.runtime.detector import detect_people
 
 
+def _detect(detector: object, frame: np.ndarray, conf: float, imgsz: int | None = None) -> np.ndarray:
+    """(N, 6) float64 boxes x1, y1, x2, y2, conf, class of one decoded RGB frame."""
+    return detect_people(detector, [frame], imgsz, conf=conf)[0].astype(np.float64)
+
+
 def detect_images(
     detector: object,
     images: Sequence[Mapping],
@@ -31,8 +36,7 @@ def detect_images(
     """(N, 6) boxes x1, y1, x2, y2, conf, class of each image (the detector at its own size unless imgsz)."""
     found = []
     for image in tqdm(images, desc="detect", unit="img", disable=not progress):
-        frame = np.asarray(open_rgb(image["image"]))
-        found.append(detect_people(detector, [frame], imgsz, conf=conf)[0].astype(np.float64))
+        found.append(_detect(detector, np.asarray(open_rgb(image["image"])), conf, imgsz))
     return found
 
 
@@ -96,9 +100,8 @@ def system_rows(
         out[f"two-stage ({name})"], out[f"ground truth + ({name})"] = [], []
     for image in tqdm(images, desc="images", unit="img", disable=not progress):
         frame = np.asarray(open_rgb(image["image"]))
-        fall_boxes = detect_people(fall_detector, [frame], conf=fall_conf)[0].astype(np.float64)
-        out["detector only"] += fall_class_rows([fall_boxes])
-        people = detect_people(person_detector, [frame], conf=person_conf)[0].astype(np.float64)
+        out["detector only"] += fall_class_rows([_detect(fall_detector, frame, fall_conf)])
+        people = _detect(person_detector, frame, person_conf)
         truth = truth_boxes([image])[0]
         for name, classifier in classifiers.items():
             out[f"two-stage ({name})"].append(_classify(classifier, frame, people))

@@ -21,14 +21,11 @@ import numpy as np
 
 from fallkd_lib.data.geometry import box_iou
 from fallkd_lib.data.yolo import label_path_for, read_class_names, read_labels
+from fallkd_lib.detector.evaluate import ratio
 from fallkd_lib.detector.image_level import detection_rows
 from fallkd_lib.errors import MissingFileError
 
 PERSON_CLASSES = ("danger", "fall", "lie", "move", "patient", "person", "sit", "stand")  # hospital_bed_rf's
-
-
-def _ratio(num: int, den: int) -> float:
-    return num / den if den else float("nan")
 
 
 def _best(dets: np.ndarray, boxes: Sequence) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +66,9 @@ def detection_outcomes(
         "detections": total,
         **counts,
         **{f"{k}_called_fall": v for k, v in called.items()},
-        "not_person_fall_share": _ratio(called["not_person"], counts["not_person"]),
-        "fall_recall": _ratio(called["fall_people"], counts["fall_people"]),
-        "normal_fall_share": _ratio(called["normal_people"], counts["normal_people"]),
+        "not_person_fall_share": ratio(called["not_person"], counts["not_person"]),
+        "fall_recall": ratio(called["fall_people"], counts["fall_people"]),
+        "normal_fall_share": ratio(called["normal_people"], counts["normal_people"]),
     }
 
 

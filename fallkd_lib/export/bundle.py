@@ -138,6 +138,7 @@ def int8_classifier(
     """classifier_int8.onnx calibrated on person crops (the parity scenes' and the people the exported detector
     finds in the --calib frames), and its agreement with the float file on those crops (CPU devices' option)."""
     from fallkd_lib.data.geometry import crop_people
+    from fallkd_lib.edge.crops import softmax
     from fallkd_lib.export.classifier_int8 import quantize_classifier_onnx
     from fallkd_lib.runtime.classifier import preprocess
 
@@ -149,18 +150,13 @@ def int8_classifier(
     )
     quantize_classifier_onnx(float_path, out, crops)
     batch = preprocess(crops, runtime.input).numpy()
-    soft = [_softmax(OnnxRuntimeModel(path)(batch)) for path in (float_path, out)]
+    soft = [softmax(OnnxRuntimeModel(path)(batch)) for path in (float_path, out)]
     return {
         "file": out.name,
         "crops": len(crops),
         "max_abs_prob_diff": float(np.max(np.abs(soft[0] - soft[1]))),
         "top1_agreement": float(np.mean(soft[0].argmax(1) == soft[1].argmax(1))),
     }
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def detector_parity(detector: object, onnx_path: Path, frames: list[np.ndarray], settings: dict) -> dict:
