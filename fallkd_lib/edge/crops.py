@@ -116,36 +116,46 @@ def antialias_taps(in_size, out_size):
     return index, weight
 
 
-def _resize_axis(x, axis, out_size):
-    """Resize float32 x along one axis; taps summed one after the other in float32, as torch does."""
-    index, weight = antialias_taps(x.shape[axis], out_size)
-    shape = [1] * x.ndim
-    shape[axis] = out_size
-    total = np.take(x, index[:, 0], axis=axis) * weight[:, 0].reshape(shape)
-    for k in range(1, index.shape[1]):
-        total += np.take(x, index[:, k], axis=axis) * weight[:, k].reshape(shape)
-    return total
+@functools.lru_cache(maxsize=32)
+def resize_matrix(in_size, out_size):
+    """antialias_taps as one dense (out_size, in_size) float32 matrix, so that a resize along one axis is a matrix
+    product (numpy's BLAS) instead of a Python loop over taps; cached and read-only."""
+    index, weight = antialias_taps(in_size, out_size)
+    matrix = np.zeros((out_size, in_size), dtype=np.float32)
+    rows = np.arange(out_size)
+    for k in range(index.shape[1]):
+        np.add.at(matrix, (rows, index[:, k]), weight[:, k])
+    matrix.setflags(write=False)
+    return matrix
 
 
 def resize_crops(crops, size):
-    """(N, S, S, 3) uint8 crops -> (N, size, size, 3) float32, antialiased bilinear, rounded to whole grey levels."""
+    """(N, S, S, 3) uint8 crops -> (N, 3, size, size) float32 (channels first, the model's layout), antialiased
+    bilinear, rounded to whole grey levels: rows then columns as two matrix products. torch sums the taps one by
+    one, so a value on a .5 tie may round the other way: one grey level, for a few pixels in a thousand."""
     crops = np.asarray(crops)
+    x = crops.transpose(0, 3, 1, 2).astype(np.float32)
     if crops.shape[1:3] == (size, size) or not len(crops):
-        return crops.astype(np.float32)
-    x = crops.astype(np.float32)
-    if x.shape[2] != size:
-        x = _resize_axis(x, 2, size)  # along the width first, as torch does
-    if x.shape[1] != size:
-        x = _resize_axis(x, 1, size)
-    return np.clip(np.round(x), 0, 255).astype(np.float32)
+        return x
+    x = np.matmul(np.matmul(resize_matrix(x.shape[2], size), x), resize_matrix(x.shape[3], size).T)
+    return np.clip(np.round(x, out=x), 0, 255, out=x)
+
+
+@functools.lru_cache(maxsize=8)
+def _normaliser(mean, std):
+    """(scale, shift) with (x - 255 mean) / (255 std) == x * scale + shift, shaped (1, 3, 1, 1), float32."""
+    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
+    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
+    return np.float32(1.0) / s, -m / s
 
 
 def classifier_batch(crops, image_size, mean, std):
     """(N, S, S, 3) uint8 RGB crops -> (N, 3, image_size, image_size) float32, resized and normalised."""
-    x = resize_crops(crops, image_size).transpose(0, 3, 1, 2)
-    m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
-    s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
-    return np.ascontiguousarray((x - m) / s, dtype=np.float32)
+    scale, shift = _normaliser(tuple(float(v) for v in mean), tuple(float(v) for v in std))
+    x = resize_crops(crops, image_size)
+    x *= scale
+    x += shift
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def softmax(logits):
