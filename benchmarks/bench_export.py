@@ -4,6 +4,7 @@ this CPU's matrix-multiply roofline, measured in the same run.
 
     .venv/bin/python benchmarks/bench_export.py [--classifier runs/course/quick/efficientnet_b0_kd_cached]
         [--frames 40] [--repeats 20] [--rounds 3] [--threads 0] [--classifier-threads 1]
+        [--classifier-workers 2]
 
 Models: the person detector that ships with fallkd (YOLOv5n at 320; torch eager runs its architecture,
 `yolov5n.yaml` with one class: its speed does not depend on the weights) and the course's distilled student
@@ -183,15 +184,23 @@ def model_table(
     return rows
 
 
-def edge_vs_host(bundle: Path, classifier: Path, frames: list, threads: tuple[int, int], rounds: int) -> dict:
+def edge_vs_host(
+    bundle: Path, classifier: Path, frames: list, threads: tuple[int, int], rounds: int, workers: int
+) -> dict:
     """Per frame, paired: the edge detector alone, the edge camera, and the edge camera with the int8 classifier
     (bundle/classifier_int8.onnx) on the same frame, one after the other in an order that rotates frame by frame
     (so a busy machine slows all alike); then FallPipeline over the frames on its own (torch's OpenMP threads keep
     spinning after a call and would slow whatever follows), one round after a warm-up. Medians over frames and
     rounds, the first round a warm-up."""
     cameras = {
-        "edge": EdgeCamera(bundle, "onnxruntime", *threads),
-        "int8": EdgeCamera(bundle, "onnxruntime", *threads, classifier_file="classifier_int8.onnx"),
+        "edge": EdgeCamera(bundle, "onnxruntime", *threads, classifier_workers=workers),
+        "int8": EdgeCamera(
+            bundle,
+            "onnxruntime",
+            *threads,
+            classifier_file="classifier_int8.onnx",
+            classifier_workers=workers,
+        ),
     }
     camera = cameras["edge"]
     det = camera.det
@@ -287,7 +296,9 @@ def main() -> int:
         rows = model_table(
             tmp / "deploy", classifier, timed, calib, args.repeats, ort_threads, report["budget"]
         )
-        per_frame = edge_vs_host(tmp / "deploy", run, frames, ort_threads, args.rounds)
+        per_frame = edge_vs_host(
+            tmp / "deploy", run, frames, ort_threads, args.rounds, args.classifier_workers
+        )
     end = matmul_gflops()
     peak = max(*roofline.values(), *end.values())
     print(
@@ -298,7 +309,8 @@ def main() -> int:
     )
     print(
         f"detector: shipped YOLOv5n at 320; classifier: {made}; ONNX Runtime threads: detector "
-        f"{args.threads or 'all cores'}, classifier {args.classifier_threads or 'all cores'}\n"
+        f"{args.threads or 'all cores'}, classifier {args.classifier_threads or 'all cores'} x "
+        f"{args.classifier_workers} parallel calls\n"
     )
     print(
         f"{'model':11s} {'batch':>5s} {'GFLOPs':>7s} {'torch ms':>9s} {'ORT ms':>7s} {'int8 ms':>8s} "

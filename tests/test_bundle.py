@@ -223,6 +223,29 @@ def test_the_edge_cameras_sessions_are_sized_for_one_core_each_way(bundle) -> No
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+def test_the_classifier_workers_split_a_frames_crops_and_agree_with_one_call(bundle) -> None:
+    """--classifier-workers N: the crops go out in N parallel calls (the last on the caller's thread), in order,
+    with the scores of one call; a count below 1 is refused."""
+    from fallkd_lib.edge.errors import UsageError as EdgeUsageError
+    from fallkd_lib.edge.runner import EdgeCamera
+
+    one = EdgeCamera(bundle[0], classifier_workers=1)
+    three = EdgeCamera(bundle[0], classifier_workers=3)
+    calls: list[int] = []
+    inner = three.classifier
+    three.classifier = lambda x: calls.append(len(x)) or inner(x)
+    size = one.cls["crop"]["size"]
+    crops = np.random.default_rng(0).integers(0, 256, (5, size, size, 3), dtype=np.uint8)
+    assert one._pool is None and three.workers == 3
+    np.testing.assert_allclose(three.fall_probabilities(crops), one.fall_probabilities(crops), atol=1e-6)
+    assert sorted(calls) == [1, 2, 2]  # np.array_split: 2 + 2 + 1, the last share on this thread
+    calls.clear()
+    three.fall_probabilities(crops[:1])
+    assert calls == [1]  # one crop: one call, no thread
+    with pytest.raises(EdgeUsageError, match="classifier_workers must be >= 1"):
+        EdgeCamera(bundle[0], classifier_workers=0)
+
+
 def test_run_edge_stops_cleanly_on_sigterm(bundle, clip, tmp_path) -> None:
     """A service manager stops the camera with SIGTERM: it exits 0 with its summary written, as after Ctrl-C."""
     import signal

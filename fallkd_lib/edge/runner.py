@@ -12,6 +12,7 @@ written as `fallkd detect` writes them. --source is a video file, a folder of im
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import queue
@@ -39,10 +40,15 @@ STAGES = ("detect", "crop", "classify", "track", "total")
 # wakes and waits for a second thread. On a 2-core CPU with the quick student (3 crops at 48 px) its stage fell
 # from 7.4 to 4.4 ms (benchmarks/bench_export.py). A large classifier (224 px crops) may prefer 0 (all cores).
 CLASSIFIER_THREADS = 1
+# A one-thread classifier leaves the other cores idle while it runs, and a few crops are too small to share one call
+# over threads. Split across workers instead, each call runs its share of the crops on its own core (ONNX Runtime
+# releases the GIL): on the 2-core CPU, 3-4 int8 crops at 48 px fell from 3.7 to about 2 ms. TensorRT keeps one
+# call: one engine context, and the GPU batches by itself.
+CLASSIFIER_WORKERS = 2
 
 
 def add_thread_options(parser):
-    """Add --threads (the detector's ONNX Runtime threads) and --classifier-threads to an argparse parser."""
+    """Add --threads (the detector's ONNX Runtime threads), --classifier-threads and --classifier-workers to a parser."""
     parser.add_argument(
         "--threads", type=int, default=0, help="ONNX Runtime threads of the detector (0: all cores)"
     )
@@ -51,6 +57,12 @@ def add_thread_options(parser):
         type=int,
         default=CLASSIFIER_THREADS,
         help="ONNX Runtime threads of the classifier (default 1: a few small crops; 0: all cores)",
+    )
+    parser.add_argument(
+        "--classifier-workers",
+        type=int,
+        default=CLASSIFIER_WORKERS,
+        help="split a frame's crops over this many parallel ONNX Runtime calls (default 2; 1: one call)",
     )
 
 
@@ -145,10 +157,14 @@ class EdgeCamera(object):
         threads=0,
         classifier_threads=CLASSIFIER_THREADS,
         classifier_file=None,
+        classifier_workers=CLASSIFIER_WORKERS,
     ):
         """Open both models of the bundle with `backend`; every setting from pipeline.json. ONNX Runtime threads:
-        `threads` for the detector, `classifier_threads` for the classifier (0: all cores). classifier_file: another
-        file of the same classifier in the bundle (e.g. classifier_int8.onnx, for a CPU) instead of pipeline.json's."""
+        `threads` for the detector, `classifier_threads` for the classifier (0: all cores); classifier_workers
+        parallel calls share a frame's crops (ONNX Runtime only). classifier_file: another file of the same
+        classifier in the bundle (e.g. classifier_int8.onnx, for a CPU) instead of pipeline.json's."""
+        if int(classifier_workers) < 1:
+            raise UsageError("classifier_workers must be >= 1, got {}".format(classifier_workers))
         self.bundle = bundle = read_bundle(folder)
         det, cls = bundle["detector"], bundle["classifier"]
         self.detector = open_model(os.path.join(str(folder), det["file"]), backend, threads)
@@ -159,6 +175,10 @@ class EdgeCamera(object):
                 "`fallkd export --calib`)".format(path)
             )
         self.classifier = open_model(path, backend, classifier_threads)
+        self.workers = int(classifier_workers) if backend == "onnxruntime" else 1
+        self._pool = None
+        if self.workers > 1:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.workers - 1, "fallkd-classifier")
         self.det, self.cls = det, cls
         self.state = settings(bundle["state"])
         self.reset()
@@ -178,7 +198,18 @@ class EdgeCamera(object):
             return np.zeros(0, dtype=np.float32)
         cls = self.cls
         batch = classifier_batch(crops, cls["image_size"], cls["mean"], cls["std"])
-        return softmax(self.classifier(batch))[:, cls["fall_index"]]
+        return softmax(self.logits(batch))[:, cls["fall_index"]]
+
+    def logits(self, batch):
+        """The classifier's scores of a batch: one call, or split in up to `workers` parallel calls (the last
+        share on this thread)."""
+        parts = min(self.workers, len(batch))
+        if parts < 2:
+            return self.classifier(batch)
+        shares = np.array_split(batch, parts)
+        pending = [self._pool.submit(self.classifier, share) for share in shares[:-1]]
+        last = self.classifier(shares[-1])
+        return np.concatenate([job.result() for job in pending] + [last])
 
     def process(self, image, timestamp):
         """(dets (N, 6) x1 y1 x2 y2 conf track, fall probabilities, events) of one RGB frame."""
@@ -400,7 +431,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _stop)
     try:
         camera = EdgeCamera(
-            args.bundle, args.backend, args.threads, args.classifier_threads, args.classifier_file
+            args.bundle,
+            args.backend,
+            args.threads,
+            args.classifier_threads,
+            args.classifier_file,
+            args.classifier_workers,
         )
         if args.webhook:
             print("alerts also go to {}".format(redact_url(args.webhook)))
