@@ -13,9 +13,8 @@ import pandas as pd
 from real_stages import OTHER, TRAIN
 
 from fallkd_lib.config import PipelineConfig
-from fallkd_lib.data.crops import dataset_sources
-from fallkd_lib.detector.evaluate import yolo_ground_truth
 from fallkd_lib.detector.image_level import (
+    OPERATING_GATES,
     choose_gate,
     choose_threshold,
     image_level_scores,
@@ -30,16 +29,15 @@ from fallkd_lib.detector.image_systems import (
 )
 from fallkd_lib.detector.not_person import detection_outcomes, source_people
 from fallkd_lib.io import write_json_atomic
-from fallkd_lib.real.stages import merged_root
+from fallkd_lib.real.stages import merged_root, source_images
 from fallkd_lib.runtime.loaders import load_classifier, load_detector
 
 PERSON_CONF = PipelineConfig.conf  # the camera's default detector threshold: what reaches the classifier
 FALL_CONF = 0.01  # the 2-class detector's boxes are kept this low: its confidence is its fall score
-DETECT_CONF = 0.02  # the person detectors' boxes are kept down to this; each row applies its own gate
-GATES = [round(0.25 + 0.05 * k, 2) for k in range(14)]  # 0.25 .. 0.9: a higher gate against false boxes
-# the detector's operating confidence, chosen with the threshold on laifi valid (a detector pretrained on rendered
-# people scores real ones low, as the quick profile's camera knows: PipelineConfig conf 0.05 there)
-OPERATING_GATES = [0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, *GATES]
+DETECT_CONF = min(
+    OPERATING_GATES
+)  # the person detectors' boxes are kept down to this; each row gates its own
+GATES = [g for g in OPERATING_GATES if g >= PERSON_CONF]  # 0.25 .. 0.9: a higher gate against false boxes
 GATED = "+ camera augmentation"
 SCRATCH_ROW = "two-stage (+ KD (cached)), person detector from scratch"  # the classifier the gate and the background class are compared on
 SETS = {
@@ -52,19 +50,7 @@ TARGETS = {"laifi F1": 0.80, "other F1": 0.61, "other accuracy": 0.60}  # issue 
 
 def truth_sets(work: Path) -> dict[str, list[dict]]:
     """Ground truth of each scored set; hospital images whose every box the class map dropped are left out."""
-    merged = merged_root(work)
-    of = dataset_sources(merged)
-    emptied = set(json.loads((merged / "report.json").read_text())["emptied"])
-    per_split = {s: yolo_ground_truth(merged, s, progress=False) for s in ("train", "valid", "test")}
-    sets = {}
-    for name, (source, splits) in SETS.items():
-        rel = [
-            (i, Path(i["image"]).resolve().relative_to(merged.resolve()).as_posix())
-            for s in splits
-            for i in per_split[s]
-        ]
-        sets[name] = [i for i, r in rel if of.get(r) == source and r not in emptied]
-    return sets
+    return {name: source_images(work, source, splits) for name, (source, splits) in SETS.items()}
 
 
 def detections(work: Path, sets: dict[str, list[dict]], detectors: dict, runs: dict) -> dict[str, dict]:

@@ -9,9 +9,10 @@ import pytest
 
 from fallkd_lib.cli import main
 from fallkd_lib.data.synthetic import generate_dataset
+from fallkd_lib.detector.image_level import OPERATING_GATES
 from fallkd_lib.errors import MissingFileError
 from fallkd_lib.real.recipe import train_real
-from fallkd_lib.real.stages import RealRecipe
+from fallkd_lib.real.stages import RealRecipe, source_images
 
 
 def test_a_missing_dataset_names_its_data_yaml_and_the_option(tmp_path) -> None:
@@ -52,7 +53,13 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
         "teacher",
         "student (KD)",
         "person detector",
+        "operating point",
     }
+    # the camera's conf: one of the gates, chosen on cam_a's valid images, kept for these two models' files
+    point = json.loads((tmp_path / "work" / "operating_point.json").read_text())
+    assert point["conf"] in OPERATING_GATES and summary["operating_point"]["conf"] == point["conf"]
+    assert point["valid_images"] == len(source_images(tmp_path / "work", "cam_a", ["valid"])) > 0
+    assert set(point["models"]) == {summary["detector"], str(Path(summary["classifier"]) / "best.pt")}
     for model in ("teacher", "student"):
         assert all(0 <= v <= 1 for v in summary["scores"][model].values())
     # the student started from the synthetic-pretrained weights and learned from the teacher's cache
@@ -62,3 +69,5 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     again = train_real(recipe, tmp_path / "work", progress=False)
     assert again["scores"] == summary["scores"]
     assert (Path(summary["classifier"]) / "best.pt").stat().st_mtime_ns == stamp  # resumed, not retrained
+    same = json.dumps(again["operating_point"]) == json.dumps(summary["operating_point"])  # F1 may be NaN
+    assert same

@@ -24,6 +24,11 @@ import numpy as np
 from fallkd_lib.detector.evaluate import ratio
 from fallkd_lib.errors import UsageError
 
+# the person detector's confidence gates an operating point is chosen from (choose_gate): low ones first, as a
+# detector pretrained on rendered people scores real ones low (0.04-0.05 is its best gate on real images)
+_LOW_GATES = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2)
+OPERATING_GATES = _LOW_GATES + tuple(round(0.25 + 0.05 * k, 2) for k in range(14))  # 0.02 .. 0.9
+
 
 def image_truth(images: Sequence[Mapping]) -> np.ndarray:
     """(N,) bool: does each image hold a ground-truth fall box."""

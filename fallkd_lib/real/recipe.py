@@ -6,6 +6,8 @@
     4. the teacher fine-tuned on the real crops with camera augmentation
     5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
     6. a person detector pretrained on the synthetic scenes, then trained on the training source's images
+    7. the camera's operating point: the detector's confidence (and the image-level fall threshold) with the best
+       fall F1 on the training source's valid split, behind the student
 
 Each model is scored on the training source's test split and on every crop of the other camera.
 """
@@ -23,9 +25,12 @@ from fallkd_lib.real.stages import (
     pretrain,
     pretrain_detector,
     real_crops,
+    source_images,
     synthetic_crops,
     train_source_detector,
 )
+
+STEPS = 7
 
 
 def crop_scores(record: dict) -> dict[str, float]:
@@ -51,6 +56,44 @@ def person_detector(recipe: RealRecipe, work: Path) -> dict:
     )
 
 
+def operating_point(work: Path, source: str, detector: str | Path, classifier: str | Path) -> dict:
+    """The detector's confidence gate and the fall threshold with the best image-level fall F1 on the source's valid
+    split, behind this classifier (choose_gate over OPERATING_GATES); cached in work/operating_point.json for these
+    two models' files, as they were when it was chosen."""
+    import json
+
+    from fallkd_lib.detector.image_level import (
+        OPERATING_GATES,
+        choose_gate,
+        image_level_scores,
+        image_scores,
+        image_truth,
+    )
+    from fallkd_lib.detector.image_systems import classify_boxes, detect_images, with_detections
+    from fallkd_lib.runtime.loaders import load_classifier, load_detector
+
+    weights = Path(classifier) / "best.pt" if Path(classifier).is_dir() else Path(classifier)
+    models = {str(p): Path(p).stat().st_mtime_ns for p in (detector, weights)}
+    path = Path(work) / "operating_point.json"
+    if path.is_file() and (saved := json.loads(path.read_text(encoding="utf-8"))).get("models") == models:
+        return saved
+    images = source_images(work, source, ["valid"])
+    boxes = detect_images(load_detector(detector), images, min(OPERATING_GATES))
+    scored = with_detections(images, classify_boxes(load_classifier(classifier, device="cpu"), images, boxes))
+    gate, threshold = choose_gate(scored, OPERATING_GATES)
+    scores = image_level_scores(image_truth(scored), image_scores(scored, gate), threshold)
+    point = {
+        "conf": gate,
+        "threshold": threshold,
+        "valid_images": len(images),
+        "valid_fall_f1": scores["f1"],
+        "valid_accuracy": scores["accuracy"],
+        "models": models,
+    }
+    write_json_atomic(path, point)
+    return point
+
+
 def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> dict:
     """Train (or resume) the real-data camera in work/; returns and writes work/real.json (models and scores)."""
     from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
@@ -63,7 +106,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
     def step(name: str, fn: object, *args: object) -> object:
         start = time.perf_counter()
         if progress:
-            print(f"[{len(seconds) + 1}/6] {name} ...", flush=True)
+            print(f"[{len(seconds) + 1}/{STEPS}] {name} ...", flush=True)
         out = fn(*args)
         seconds[name] = round(time.perf_counter() - start, 1)
         return out
@@ -100,11 +143,15 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
 
     kd = step("student (KD)", student)
     det = step("person detector", person_detector, recipe, work)
+    point = step(
+        "operating point", operating_point, work, recipe.train_source, det["best"], runs / "kd_cached"
+    )
     summary = {
         "recipe": {**asdict(recipe), "datasets": str(recipe.datasets)},
         "detector": det["best"],
         "classifier": str(runs / "kd_cached"),
         "teacher": str(runs / "teacher"),
+        "operating_point": {k: v for k, v in point.items() if k != "models"},
         "scores": {
             "teacher": crop_scores(teacher),
             "student": crop_scores(kd),

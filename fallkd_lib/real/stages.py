@@ -3,6 +3,7 @@ split by source, the synthetic world's crops, synthetic pretraining, and a YOLO 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -115,3 +116,23 @@ def train_source_detector(
     data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(source,))
     cfg = replace(DETECTOR, epochs=epochs, pretrained=str(pretrained) if pretrained else None)
     return train_detector(data, cfg, work / "det_runs", name or mode, plots=False, resume="auto")
+
+
+def source_images(work: Path, source: str, splits: Sequence[str]) -> list[dict]:
+    """Ground truth (yolo_ground_truth's image dicts) of one source's images in the merged data's splits; images
+    whose every box the class map dropped (the merge's report.json `emptied`) are left out."""
+    import json
+
+    from fallkd_lib.data.crops import dataset_sources
+    from fallkd_lib.detector.evaluate import yolo_ground_truth
+
+    merged = merged_root(work)
+    of = dataset_sources(merged)
+    emptied = set(json.loads((merged / "report.json").read_text())["emptied"])
+    found = []
+    for split in splits:
+        for image in yolo_ground_truth(merged, split, progress=False):
+            rel = Path(image["image"]).resolve().relative_to(merged.resolve()).as_posix()
+            if of.get(rel) == source and rel not in emptied:
+                found.append(image)
+    return found
