@@ -94,7 +94,8 @@ python3 run_edge.py --backend tensorrt --source 0 --out alerts/    # camera 0; o
 ```
 
 `run_edge.py --backend onnxruntime` runs the ONNX files anywhere ONNX Runtime is installed (`pip3 install
-onnxruntime`). Alerts: a console line, `alerts/alerts.jsonl`, `--webhook URL` (token from `$FALLKD_WEBHOOK_TOKEN`),
+onnxruntime`); on a CPU, `--classifier-file classifier_int8.onnx` and `--classifier-workers N` (default 2: a frame's
+crops split over N one-thread calls, one per core) keep the second stage cheap. Alerts: a console line, `alerts/alerts.jsonl`, `--webhook URL` (token from `$FALLKD_WEBHOOK_TOKEN`),
 every delivery in `alerts/alert_deliveries.jsonl`; `events.jsonl` and `summary.json` as `fallkd detect` writes them.
 The TensorRT backend needs the `tensorrt` Python package and libcudart (both in JetPack); no pycuda, no torch.
 
