@@ -2,7 +2,7 @@
 
     nohup nice -n 19 .venv/bin/python benchmarks/bench_real.py --out /work/bench_real_out > bench_real.log 2>&1 &
         [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 600] [--synth-epochs 6]
-        [--det-epochs 20]
+        [--det-epochs 20] [--seed 0]
 
 Everything trains on `fall_action_laifi` (the merge's leakage-free re-split of it: 421 train, 123 valid, 141
 test images) and is scored on its test split and on `hospital_bed_rf` (care-room CCTV, day and night IR: the
@@ -66,7 +66,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from real_image_level import image_level_stage  # noqa: E402
-from real_stages import classifier_stage, detector_stage, pretrained_person_detector  # noqa: E402
+from real_stages import (  # noqa: E402
+    classifier_stage,
+    detector_stage,
+    pretrained_person_detector,
+    seed_tag,
+)
 
 from fallkd_lib.real.stages import RealRecipe, real_crops, synthetic_crops  # noqa: E402
 
@@ -123,6 +128,13 @@ def main() -> int:
         default=10,
         help="person detector pretraining epochs (synthetic scenes)",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="fine-tuning seed of the classifiers (other than 0: trained again beside seed 0's, same pretraining "
+        "and detectors; tables saved with a _seed<N> suffix)",
+    )
     args = parser.parse_args()
     if not all((args.datasets / name / "data.yaml").is_file() for name in (TRAIN, OTHER)):
         print(f"skipped: {TRAIN} and {OTHER} not found under {args.datasets}")
@@ -148,17 +160,20 @@ def run(work: Path, args: argparse.Namespace) -> int:
         args.det_epochs,
     )
     crops, runs = classifier_stage(stage, work, folders, synth, args)
-    tables = stage("image level", image_level_stage, work, detectors, runs)
+    tag = seed_tag(args.seed)
+    tables = stage(f"image level{tag}", image_level_stage, work, detectors, runs)
     total = stage.total()
     pd.set_option("display.width", 250)
+    suffix = f"_seed{args.seed}" if args.seed else ""
     print(
-        f"\ntrain on {TRAIN}, other camera {OTHER}; classifiers {args.image_size} px, {args.epochs} epochs, CPU"
+        f"\ntrain on {TRAIN}, other camera {OTHER}; classifiers {args.image_size} px, {args.epochs} epochs, "
+        f"fine-tuning seed {args.seed}, CPU"
     )
     print(crops.to_string(float_format="{:.3f}".format))
     for name, table in tables.items():
         print(f"\n{name}\n{table.to_string(float_format='{:.3f}'.format)}")
-        table.to_csv(work / f"{name}.csv")
-    crops.to_csv(work / "bench_real.csv")
+        table.to_csv(work / f"{name}{suffix}.csv")
+    crops.to_csv(work / f"bench_real{suffix}.csv")
     print(f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min)")
     cpu = sum(
         resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime

@@ -65,6 +65,11 @@ def pretrained_person_detector(work: Path, synth_epochs: int, epochs: int) -> di
     return summary
 
 
+def seed_tag(seed: int) -> str:
+    """The suffix of a seed's stage names and tables: "" for seed 0 (the default run), " (seed N)" otherwise."""
+    return f" (seed {seed})" if seed else ""
+
+
 def row(record: dict, seconds: float | None) -> dict:
     """The crop table's columns from a metrics.json record."""
     return {**crop_scores(record), "seconds": seconds}
@@ -87,13 +92,17 @@ def background_folder(work: Path, real: Path) -> Path:
 def classifier_stage(
     stage: Callable, work: Path, folders: dict[str, Path], synth: Path, args: argparse.Namespace
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """Synthetic pretraining, then the ablation rows; returns the crop table and each row's run folder."""
-    cfg = train_config("quick", model=STUDENT, image_size=args.image_size, epochs=args.epochs)
+    """Synthetic pretraining, then the ablation rows; returns the crop table and each row's run folder. A seed
+    other than 0 fine-tunes every row again (in runs_seed<N>/, stages named "... (seed N)") from the same
+    synthetic-pretrained weights: the spread the fine-tuning alone gives."""
+    seed, tag = args.seed, seed_tag(args.seed)
+    cfg = train_config("quick", model=STUDENT, image_size=args.image_size, epochs=args.epochs, seed=seed)
     pre = {}
     for model in (STUDENT, TEACHER):
-        scfg = replace(cfg, model=model, epochs=args.synth_epochs)
+        scfg = replace(cfg, model=model, epochs=args.synth_epochs, seed=0)
         pre[model] = stage(f"synthetic pretraining {model}", partial(pretrain, work, synth, scfg))
-    real, other, runs = folders[TRAIN], folders[OTHER], work / "runs"
+    real, other = folders[TRAIN], folders[OTHER]
+    runs = work / ("runs" if not seed else f"runs_seed{seed}")
     camera = replace(cfg, augment="camera")
 
     def plain(run: str, c: object, weights: Path | None, crops: Path = real) -> Callable:
@@ -125,8 +134,8 @@ def classifier_stage(
     }
     rows = {}
     for name, plan in plans.items():
-        record = stage(f"classifier {name}", plan)
-        rows[name] = row(record, stage.seconds[f"classifier {name}"])
+        record = stage(f"classifier {name}{tag}", plan)
+        rows[name] = row(record, stage.seconds[f"classifier {name}{tag}"])
         print(f"{name}: {rows[name]}", flush=True)
     table = pd.DataFrame(rows).T
     table.loc["target (issue 10)"] = pd.Series(CROP_TARGETS)
