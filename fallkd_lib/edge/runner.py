@@ -41,8 +41,8 @@ STAGES = ("detect", "crop", "classify", "track", "total")
 # from 7.4 to 4.4 ms (benchmarks/bench_export.py). A large classifier (224 px crops) may prefer 0 (all cores).
 CLASSIFIER_THREADS = 1
 # A one-thread classifier leaves the other cores idle while it runs, and a few crops are too small to share one call
-# over threads. Split across workers instead, each call runs its share of the crops on its own core (ONNX Runtime
-# releases the GIL): on the 2-core CPU, 3-4 int8 crops at 48 px fell from 3.7 to about 2 ms. TensorRT keeps one
+# over threads. So the crops are split instead: each worker's call runs its share on its own core (ONNX Runtime
+# releases the GIL). On the 2-core CPU, 3-4 int8 crops at 48 px fell from 3.7 to about 2 ms. TensorRT keeps one
 # call: one engine context, and the GPU batches by itself.
 CLASSIFIER_WORKERS = 2
 
