@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,15 @@ def test_resume_finished_run_returns_saved_summary(trained: tuple, person_yaml: 
     assert train_detector(person_yaml, out_dir=run_dir.parent, name=run_dir.name, resume="auto") == summary
     with pytest.raises(FileNotFoundError, match=r"nothing to resume"):
         train_detector(person_yaml, out_dir=tmp_path, name="never", resume=True)
+    moved = tmp_path / "moved" / run_dir.name  # a work folder copied elsewhere returns its own weights
+    shutil.copytree(run_dir, moved)
+    copy = train_detector(person_yaml, out_dir=moved.parent, name=moved.name, resume=True)
+    assert (copy["best"], copy["last"], copy["run_dir"]) == (
+        str(moved / "weights" / "best.pt"),
+        str(moved / "weights" / "last.pt"),
+        str(moved),
+    )
+    assert copy["mAP50"] == summary["mAP50"]
 
 
 @pytest.mark.slow

@@ -85,7 +85,8 @@ def _metrics_dict(metrics: object, names: dict | list) -> dict:
 
 
 def _finished_run(run_dir: Path) -> dict | None:
-    """The saved summary when the run in run_dir completed (its last.pt has no optimizer state left)."""
+    """The saved summary when the run in run_dir completed (its last.pt has no optimizer state left), its paths
+    those of run_dir now (a work folder copied or moved elsewhere returns its own weights, not the old ones)."""
     import torch
 
     last, summary = run_dir / "weights" / "last.pt", run_dir / METRICS_FILE
@@ -93,7 +94,12 @@ def _finished_run(run_dir: Path) -> dict | None:
     if ckpt.get("optimizer") is not None and ckpt.get("epoch", -1) >= 0:
         return None
     if summary.is_file():
-        return json.loads(summary.read_text(encoding="utf-8"))
+        saved = json.loads(summary.read_text(encoding="utf-8"))
+        return saved | {
+            "run_dir": str(run_dir),
+            "best": str(run_dir / "weights" / "best.pt"),
+            "last": str(last),
+        }
     raise MissingFileError(
         f"{last} is a finished run (no optimizer state to resume) without {summary}: evaluate "
         f"{run_dir / 'weights' / 'best.pt'} with evaluate_detector, or train again with resume=False"
