@@ -174,7 +174,9 @@ def run(work: Path, args: argparse.Namespace) -> int:
         print(f"\n{name}\n{table.to_string(float_format='{:.3f}'.format)}")
         table.to_csv(work / f"{name}{suffix}.csv")
     crops.to_csv(work / f"bench_real{suffix}.csv")
-    print(f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min)")
+    print(
+        f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min) over every stage this folder ran, all seeds"
+    )
     cpu = sum(
         resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)

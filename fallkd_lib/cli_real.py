@@ -33,18 +33,26 @@ def cmd_real(args: argparse.Namespace) -> None:
             )
     point = summary["operating_point"]
     print(f"  person detector valid mAP50 {summary['scores']['detector_valid_mAP50']:.3f}")
-    print(
-        f"  operating point on {recipe.train_source}'s valid split: detector conf {point['conf']:g}, fall threshold "
-        f"{point['threshold']:.3f} (image-level fall F1 {point['valid_fall_f1']:.3f} on {point['valid_images']} images)"
+    command = (
+        f"fallkd score-clips CLIPS --detector {summary['detector']} --classifier {summary['classifier']} "
+        "--out OUT --profile quick"
     )
-    if point["valid_fall_f1"] != point["valid_fall_f1"]:  # NaN: no valid image scored above any gate
-        print("  warning: the detector found no one on the valid split; train it longer (--det-epochs)")
+    if point["conf"] is None:
+        print(
+            "  warning: the detector found no one on the valid split, so no operating point was chosen; train it "
+            "longer (--det-epochs)"
+        )
+    else:
+        print(
+            f"  operating point on {recipe.train_source}'s valid split: detector conf {point['conf']:g}, fall "
+            f"threshold {point['threshold']:.3f} (image-level fall F1 {point['valid_fall_f1']:.3f} on "
+            f"{point['valid_images']} images)"
+        )
+        command += f" --set conf={point['conf']:g}"
     print(f"seconds per step: {summary['seconds']}; {Path(args.out) / 'real.json'}")
     print(
         "\nscore it on labelled clips (the quick camera settings, weak boxes tracked and a track confirmed at 0.3, "
-        "suit a detector pretrained on rendered people, at the conf chosen above): "
-        f"fallkd score-clips CLIPS --detector {summary['detector']} --classifier {summary['classifier']} "
-        f"--out OUT --profile quick --set conf={point['conf']:g} --loop-seconds 40"
+        f"suit a detector pretrained on rendered people, at the conf chosen above): {command} --loop-seconds 40"
     )
 
 

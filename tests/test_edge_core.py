@@ -109,6 +109,9 @@ def test_classifier_batch_matches_the_host_preprocessing(size_in: int, size_out:
     np.testing.assert_array_equal(again, got)  # the cached taps give the same batch the second time
     index, weight = crops.antialias_taps(size_in, size_out)
     assert crops.antialias_taps(size_in, size_out)[1] is weight and not weight.flags.writeable
+    assert not crops.resize_matrix(size_in, size_out).flags.writeable
+    empty = crops.classifier_batch(batch[:0], size_out, model_input.mean, model_input.std)
+    assert empty.shape == (0, 3, size_out, size_out) and empty.dtype == np.float32
 
 
 def test_host_geometry_and_tracker_are_the_edge_core() -> None:

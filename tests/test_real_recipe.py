@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fallkd_lib.cli import main
 from fallkd_lib.data.synthetic import generate_dataset
 from fallkd_lib.detector.image_level import OPERATING_GATES
-from fallkd_lib.errors import MissingFileError
-from fallkd_lib.real.recipe import train_real
+from fallkd_lib.errors import MissingFileError, UsageError
+from fallkd_lib.real.recipe import operating_point, train_real
 from fallkd_lib.real.stages import RealRecipe, source_images
 
 
@@ -57,7 +59,8 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     }
     # the camera's conf: one of the gates, chosen on cam_a's valid images, kept for these two models' files
     point = json.loads((tmp_path / "work" / "operating_point.json").read_text())
-    assert point["conf"] in OPERATING_GATES and summary["operating_point"]["conf"] == point["conf"]
+    assert point["conf"] is None or point["conf"] in OPERATING_GATES  # None: a 1-epoch detector found no one
+    assert summary["operating_point"]["conf"] == point["conf"] and point["source"] == "cam_a"
     assert point["valid_images"] == len(source_images(tmp_path / "work", "cam_a", ["valid"])) > 0
     assert set(point["models"]) == {summary["detector"], str(Path(summary["classifier"]) / "best.pt")}
     for model in ("teacher", "student"):
@@ -69,5 +72,64 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     again = train_real(recipe, tmp_path / "work", progress=False)
     assert again["scores"] == summary["scores"]
     assert (Path(summary["classifier"]) / "best.pt").stat().st_mtime_ns == stamp  # resumed, not retrained
-    same = json.dumps(again["operating_point"]) == json.dumps(summary["operating_point"])  # F1 may be NaN
-    assert same
+    assert again["operating_point"] == summary["operating_point"]
+    cached = tmp_path / "work" / "operating_point.json"
+    stamp = cached.stat().st_mtime_ns
+    assert (
+        operating_point(tmp_path / "work", "cam_a", summary["detector"], summary["classifier"])["conf"]
+        == (point["conf"])
+    )
+    assert cached.stat().st_mtime_ns == stamp  # the same two model files: read back, not chosen again
+    weights = Path(summary["classifier"]) / "best.pt"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    operating_point(tmp_path / "work", "cam_a", summary["detector"], summary["classifier"])
+    assert cached.stat().st_mtime_ns != stamp  # the classifier changed: chosen again
+
+
+def _fake_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, images: list[dict], rows: list) -> tuple:
+    """operating_point's inputs without training: the valid images, and each image's detection rows."""
+    import fallkd_lib.detector.image_systems as systems
+    import fallkd_lib.real.recipe as recipe
+    import fallkd_lib.runtime.loaders as loaders
+
+    detector, classifier = tmp_path / "det.pt", tmp_path / "cls"
+    classifier.mkdir()
+    for path in (detector, classifier / "best.pt"):
+        path.write_bytes(b"weights")
+    monkeypatch.setattr(recipe, "source_images", lambda work, source, splits: images)
+    monkeypatch.setattr(loaders, "load_detector", lambda path: "detector")
+    monkeypatch.setattr(loaders, "load_classifier", lambda path, device=None: "classifier")
+    monkeypatch.setattr(systems, "detect_images", lambda det, imgs, conf: [None] * len(imgs))
+    monkeypatch.setattr(systems, "classify_boxes", lambda cls, imgs, boxes: [np.array(r) for r in rows])
+    return detector, classifier
+
+
+def test_the_operating_point_is_the_gate_and_threshold_with_the_best_valid_f1(tmp_path, monkeypatch) -> None:
+    box = (0, 0, 10, 20)
+    labels = ["fall", "fall", "normal", "normal"]
+    images = [{"image": f"{k}.jpg", "gt": [(box, label)]} for k, label in enumerate(labels)]
+    rows = [  # x1 y1 x2 y2 conf fall, per image: the first fall is found only at conf 0.04, a chair at 0.03
+        [[0, 0, 10, 20, 0.04, 0.9]],
+        [[0, 0, 10, 20, 0.3, 0.8]],
+        [[0, 0, 10, 20, 0.3, 0.1]],
+        [[0, 0, 10, 20, 0.03, 0.95]],
+    ]
+    detector, classifier = _fake_models(tmp_path, monkeypatch, images, rows)
+    point = operating_point(tmp_path, "cam_a", detector, classifier)
+    # gate 0.04 keeps the first fall and drops the chair: threshold 0.8 calls both falls and nothing else (F1 1);
+    # 0.03 lets the chair in (F1 0.8), 0.05 and up lose the first fall (F1 2/3)
+    assert (point["conf"], point["threshold"], point["valid_fall_f1"], point["valid_accuracy"]) == (
+        0.04,
+        0.8,
+        1.0,
+        1.0,
+    )
+    assert point["valid_images"] == 4 and point["source"] == "cam_a"
+
+
+def test_an_operating_point_needs_a_fall_in_the_valid_split(tmp_path, monkeypatch) -> None:
+    images = [{"image": "0.jpg", "gt": [((0, 0, 10, 20), "normal")]}]
+    detector, classifier = _fake_models(tmp_path, monkeypatch, images, [[]])
+    with pytest.raises(UsageError, match=r"cam_a: its valid split holds 1 images and none with a fall"):
+        operating_point(tmp_path, "cam_a", detector, classifier)
+    assert not (tmp_path / "operating_point.json").exists()

@@ -134,8 +134,10 @@ def resize_crops(crops, size):
     bilinear, rounded to whole grey levels: rows then columns as two matrix products. torch sums the taps one by
     one, so a value on a .5 tie may round the other way: one grey level, for a few pixels in a thousand."""
     crops = np.asarray(crops)
+    if not len(crops):
+        return np.zeros((0, 3, size, size), dtype=np.float32)
     x = crops.transpose(0, 3, 1, 2).astype(np.float32)
-    if crops.shape[1:3] == (size, size) or not len(crops):
+    if crops.shape[1:3] == (size, size):
         return x
     x = np.matmul(np.matmul(resize_matrix(x.shape[2], size), x), resize_matrix(x.shape[3], size).T)
     return np.clip(np.round(x, out=x), 0, 255, out=x)
@@ -146,7 +148,10 @@ def _normaliser(mean, std):
     """(scale, shift) with (x - 255 mean) / (255 std) == x * scale + shift, shaped (1, 3, 1, 1), float32."""
     m = np.asarray(mean, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
     s = np.asarray(std, dtype=np.float32).reshape(1, 3, 1, 1) * np.float32(255.0)
-    return np.float32(1.0) / s, -m / s
+    scale, shift = np.float32(1.0) / s, -m / s
+    for array in (scale, shift):
+        array.setflags(write=False)
+    return scale, shift
 
 
 def classifier_batch(crops, image_size, mean, std):

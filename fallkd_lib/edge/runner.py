@@ -62,7 +62,8 @@ def add_thread_options(parser):
         "--classifier-workers",
         type=int,
         default=CLASSIFIER_WORKERS,
-        help="split a frame's crops over this many parallel ONNX Runtime calls (default 2; 1: one call)",
+        help="split a frame's crops over this many parallel ONNX Runtime calls (default 2; 1: one call, e.g. "
+        "with --classifier-threads 0)",
     )
 
 

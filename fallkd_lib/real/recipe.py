@@ -14,14 +14,17 @@ Each model is scored on the training source's test split and on every crop of th
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from fallkd_lib.config import train_config
+from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.real.stages import (
     RealRecipe,
+    merged_root,
     pretrain,
     pretrain_detector,
     real_crops,
@@ -58,8 +61,8 @@ def person_detector(recipe: RealRecipe, work: Path) -> dict:
 
 def operating_point(work: Path, source: str, detector: str | Path, classifier: str | Path) -> dict:
     """The detector's confidence gate and the fall threshold with the best image-level fall F1 on the source's valid
-    split, behind this classifier (choose_gate over OPERATING_GATES); cached in work/operating_point.json for these
-    two models' files, as they were when it was chosen."""
+    split, behind this classifier (choose_gate over OPERATING_GATES; None when the detector found no one); cached in
+    work/operating_point.json for these two models' files as they were, this source and these gates."""
     import json
 
     from fallkd_lib.detector.image_level import (
@@ -74,21 +77,31 @@ def operating_point(work: Path, source: str, detector: str | Path, classifier: s
 
     weights = Path(classifier) / "best.pt" if Path(classifier).is_dir() else Path(classifier)
     models = {str(p): Path(p).stat().st_mtime_ns for p in (detector, weights)}
+    key = {"models": models, "source": source, "gates": list(OPERATING_GATES)}
     path = Path(work) / "operating_point.json"
-    if path.is_file() and (saved := json.loads(path.read_text(encoding="utf-8"))).get("models") == models:
-        return saved
+    if path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if {k: saved.get(k) for k in key} == key:
+            return saved
     images = source_images(work, source, ["valid"])
+    if not image_truth(images).any():
+        raise UsageError(
+            f"{source}: its valid split holds {len(images)} images and none with a fall, so no operating point "
+            f"can be chosen there; check that the source has fall images and that its class names map to fall "
+            f"(the merge's report: {merged_root(work) / 'report.json'})"
+        )
     boxes = detect_images(load_detector(detector), images, min(OPERATING_GATES))
     scored = with_detections(images, classify_boxes(load_classifier(classifier, device="cpu"), images, boxes))
     gate, threshold = choose_gate(scored, OPERATING_GATES)
     scores = image_level_scores(image_truth(scored), image_scores(scored, gate), threshold)
+    found = math.isfinite(threshold)  # inf: no valid image scored above any gate, the detector found no one
     point = {
-        "conf": gate,
-        "threshold": threshold,
+        "conf": gate if found else None,
+        "threshold": threshold if found else None,
         "valid_images": len(images),
-        "valid_fall_f1": scores["f1"],
-        "valid_accuracy": scores["accuracy"],
-        "models": models,
+        "valid_fall_f1": scores["f1"] if found else None,
+        "valid_accuracy": scores["accuracy"] if found else None,
+        **key,
     }
     write_json_atomic(path, point)
     return point
@@ -151,7 +164,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
         "detector": det["best"],
         "classifier": str(runs / "kd_cached"),
         "teacher": str(runs / "teacher"),
-        "operating_point": {k: v for k, v in point.items() if k != "models"},
+        "operating_point": {k: v for k, v in point.items() if k not in ("models", "gates")},
         "scores": {
             "teacher": crop_scores(teacher),
             "student": crop_scores(kd),
