@@ -148,16 +148,17 @@ def main() -> int:
 def run(work: Path, args: argparse.Namespace) -> int:
     """The stages of main() in work/, timed one by one; the tables go to the terminal and to CSV files."""
     stage = Stages(work)
-    recipe = RealRecipe(args.datasets, image_size=args.image_size)
+    recipe = RealRecipe(
+        args.datasets,
+        image_size=args.image_size,
+        det_epochs=args.det_epochs,
+        det_synth_epochs=args.det_synth_epochs,
+    )
     folders = stage("real crops", real_crops, recipe, work)
     synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size)
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     detectors["person_pretrained"] = stage(
-        "person detector (synthetic-pretrained)",
-        pretrained_person_detector,
-        work,
-        args.det_synth_epochs,
-        args.det_epochs,
+        "person detector (synthetic-pretrained)", pretrained_person_detector, work, recipe
     )
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tag = seed_tag(args.seed)
@@ -175,7 +176,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
         table.to_csv(work / f"{name}{suffix}.csv")
     crops.to_csv(work / f"bench_real{suffix}.csv")
     print(
-        f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min) over every stage this folder ran, all seeds"
+        f"\nstage seconds (when each ran): {stage.seconds}; total {total} s ({total / 60:.0f} min) over every "
+        "stage this folder ran, all seeds"
     )
     cpu = sum(
         resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime

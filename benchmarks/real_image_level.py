@@ -34,12 +34,11 @@ from fallkd_lib.runtime.loaders import load_classifier, load_detector
 
 PERSON_CONF = PipelineConfig.conf  # the camera's default detector threshold: what reaches the classifier
 FALL_CONF = 0.01  # the 2-class detector's boxes are kept this low: its confidence is its fall score
-DETECT_CONF = min(
-    OPERATING_GATES
-)  # the person detectors' boxes are kept down to this; each row gates its own
+# the person detectors' boxes are kept down to this; each row gates its own
+DETECT_CONF = min(OPERATING_GATES)
 GATES = [g for g in OPERATING_GATES if g >= PERSON_CONF]  # 0.25 .. 0.9: a higher gate against false boxes
-GATED = "+ camera augmentation"
-SCRATCH_ROW = "two-stage (+ KD (cached)), person detector from scratch"  # the classifier the gate and the background class are compared on
+GATED = "+ camera augmentation"  # the classifier the gate and the background class are compared on
+SCRATCH_ROW = "two-stage (+ KD (cached)), person detector from scratch"
 SETS = {
     "laifi valid": (TRAIN, ("valid",)),
     "laifi test": (TRAIN, ("test",)),

@@ -14,12 +14,11 @@ import pandas as pd
 
 from fallkd_lib.config import train_config
 from fallkd_lib.data.background import link_crops, write_background_crops
-from fallkd_lib.real.recipe import crop_scores
+from fallkd_lib.real.recipe import crop_scores, person_detector
 from fallkd_lib.real.stages import (
     RealRecipe,
     merged_root,
     pretrain,
-    pretrain_detector,
     train_source_detector,
 )
 from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
@@ -57,10 +56,9 @@ def detector_stage(work: Path, epochs: int) -> dict[str, dict]:
     return out
 
 
-def pretrained_person_detector(work: Path, synth_epochs: int, epochs: int) -> dict:
-    """The recipe's person detector: YOLOv5n pretrained on the synthetic scenes, then trained on laifi (resumes)."""
-    start = pretrain_detector(work, synth_epochs)
-    summary = train_source_detector(work, "person", epochs, TRAIN, start, "person_synth_pretrained")
+def pretrained_person_detector(work: Path, recipe: RealRecipe) -> dict:
+    """The recipe's person detector (fallkd real's: pretrained on the synthetic scenes, then trained on laifi)."""
+    summary = person_detector(recipe, work)
     print(f"detector person (synthetic-pretrained): valid mAP50 {summary['mAP50']:.3f}", flush=True)
     return summary
 

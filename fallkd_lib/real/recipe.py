@@ -84,7 +84,8 @@ def operating_point(work: Path, source: str, detector: str | Path, classifier: s
         if {k: saved.get(k) for k in key} == key:
             return saved
     images = source_images(work, source, ["valid"])
-    if not image_truth(images).any():
+    truth = image_truth(images)
+    if not truth.any():
         raise UsageError(
             f"{source}: its valid split holds {len(images)} images and none with a fall, so no operating point "
             f"can be chosen there; check that the source has fall images and that its class names map to fall "
@@ -93,7 +94,7 @@ def operating_point(work: Path, source: str, detector: str | Path, classifier: s
     boxes = detect_images(load_detector(detector), images, min(OPERATING_GATES))
     scored = with_detections(images, classify_boxes(load_classifier(classifier, device="cpu"), images, boxes))
     gate, threshold = choose_gate(scored, OPERATING_GATES)
-    scores = image_level_scores(image_truth(scored), image_scores(scored, gate), threshold)
+    scores = image_level_scores(truth, image_scores(scored, gate), threshold)
     found = math.isfinite(threshold)  # inf: no valid image scored above any gate, the detector found no one
     point = {
         "conf": gate if found else None,
