@@ -153,7 +153,12 @@ def add_edge_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--classifier", type=Path, required=True, help="classifier run folder, best.pt or .onnx")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--alert-after", type=float, default=None, help="seconds down before the long-lie alert")
+    p.add_argument(
+        "--alert-after",
+        type=float,
+        default=None,
+        help="seconds down after a seen fall before the alert (default: the profile's, 2)",
+    )
     p.add_argument("--webhook", default=None, help="POST alerts here (token from $FALLKD_WEBHOOK_TOKEN)")
     p.add_argument("--imgsz", type=int, default=None, help="detector input side (default: its training size)")
     p.add_argument("--conf", type=float, default=None, help="detector confidence threshold")

@@ -266,8 +266,11 @@ class FallStateConfig:
         depend on fps. 0 turns smoothing off. A single-frame spike is ignored while dt is below ~smoothing / 2.
     enter / exit: hysteresis on the smoothed probability: a fall starts at >= enter and the person counts as
         getting up only below exit (sitting or bending, around 0.5, never starts or ends a fall).
-    alert_after: seconds down (from the frame the fall started) before the long-lie alert when the fall itself
-        was seen (the fast path, below).
+    alert_after: seconds down (from the frame the fall started) before the alert when the fall itself was seen
+        (the fast path, below). Short, because the fall is already evidence: the wait only lets someone who
+        trips and is straight back up go unreported, and help should not wait for a longer lie. A person who
+        gets up after the alert is reported as `recovered`; raise it where quick tumbles are normal (a
+        playground).
     found_down_after: seconds down before the alert when no fall was seen (the slow, long-lie path): someone
         found already down or fallen out of view, someone who sat or lay down on purpose, or an object that
         looks like a lying person; longer than alert_after, because nothing showed a fall.
@@ -287,7 +290,7 @@ class FallStateConfig:
     smoothing: float = 0.5
     enter: float = 0.7
     exit: float = 0.4
-    alert_after: float = 10.0
+    alert_after: float = 2.0
     found_down_after: float = 30.0
     fall_drop: float = 0.4
     fall_window: float = 1.5

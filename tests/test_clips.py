@@ -123,7 +123,7 @@ def test_fall_recover_truth(clips):
     assert event["gets_up"] is True
     assert event["onset"] < event["down"] < event["recover"] <= event["up"] < 8.0
     assert event["down_seconds"] == pytest.approx(event["recover"] - event["onset"])
-    assert event["down_seconds"] < 10.0  # a 10 s long-lie threshold must not alert
+    assert event["down_seconds"] < 10.0  # with alert_after = 10 s: no alert (with the default 2 s: one)
     for t, p in _person_frames(truth, event["person"]):
         assert p["is_fall"] == (event["onset"] - 1e-9 <= t < event["recover"] - 1e-9)
     assert not truth["frames"][-1]["people"][0]["is_fall"]

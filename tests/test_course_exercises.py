@@ -154,15 +154,16 @@ def test_kd_loss(capsys) -> None:
 
 
 def test_alert_time(capsys) -> None:
-    # smoothing 0.5 s at 2 fps: p = 0.05 -> 0.62 at 4.0 s -> 0.83 at 4.5 s >= enter 0.7: down at 4.5 s
+    # smoothing 0.5 s at 2 fps: p = 0.05 -> 0.62 at 4.0 s -> 0.83 at 4.5 s >= enter 0.7: down at 4.5 s;
+    # the defaults wait alert_after = 2 s after a seen fall (6.5 s), found_down_after = 30 s otherwise (34.5 s)
     assert_open(ex.check_alert_time, capsys, 4.0, True)
-    assert ex.check_alert_time(14.5, 4.0, True) is True
+    assert ex.check_alert_time(6.5, 4.0, True) is True
     assert "fast path" in said(capsys)
     assert ex.check_alert_time(34.5, 4.0, False) is True
     assert "slow path" in said(capsys)
-    assert_hint(ex.check_alert_time(14.0, 4.0, True), capsys, "the *smoothed* probability reaches enter")
+    assert_hint(ex.check_alert_time(6.0, 4.0, True), capsys, "the *smoothed* probability reaches enter")
     assert_hint(ex.check_alert_time(34.5, 4.0, True), capsys, "dropped like a fall")
-    assert_hint(ex.check_alert_time(14.5, 4.0, False), capsys, "nobody saw a fall")
+    assert_hint(ex.check_alert_time(6.5, 4.0, False), capsys, "nobody saw a fall")
     assert_hint(ex.check_alert_time(3.0, 4.0, True), capsys, "too early")
 
 

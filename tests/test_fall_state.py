@@ -17,9 +17,12 @@ BOX = (10.0, 20.0, 110.0, 220.0)
 # the same person lying: the box top fell 140 px, over fall_drop (0.4) of the 200 px upright height, in one frame
 DOWN_BOX = (10.0, 160.0, 210.0, 220.0)
 UP, LYING = 0.1, 0.95
-# most sequences below start lying at t = 0 (found down): there a found-down track waits as long as a seen fall
-NO_SMOOTHING = FallStateConfig(smoothing=0.0, found_down_after=10.0)
-FOUND_DOWN = FallStateConfig(smoothing=0.0)  # the default found_down_after, 30 s
+# The hand computations below use a 10 s fast path (the default alert_after is 2 s), so that the fast path, the
+# slow one and the cooldown are far apart on the clock. Most sequences start lying at t = 0 (found down): there a
+# found-down track waits as long as a seen fall.
+SLOW_FAST_PATH = FallStateConfig(alert_after=10.0)
+NO_SMOOTHING = FallStateConfig(smoothing=0.0, alert_after=10.0, found_down_after=10.0)
+FOUND_DOWN = FallStateConfig(smoothing=0.0, alert_after=10.0)  # the default found_down_after, 30 s
 
 
 def feed(
@@ -113,9 +116,25 @@ def test_sitting_around_half_never_starts_a_fall(fps: float) -> None:
 # 2.5 fps: down at 2.4; standing j = 2 (0.1 + 0.8497 * 0.2019 = 0.272): t = 6.4, recovered at >= 9.4: t = 9.6.
 @pytest.mark.parametrize(("fps", "start", "recovered"), [(10, 2.6, 9.5), (2.5, 2.4, 9.6)])
 def test_four_second_fall_and_get_up_gives_no_alert(fps: float, start: float, recovered: float) -> None:
-    tracker = FallTracker()
+    tracker = FallTracker(SLOW_FAST_PATH)
     events = feed(tracker, fps, [(2, UP), (4, LYING), (10, UP)])
     assert summary(events) == [("fall_started", 1, start, "down"), ("recovered", 1, recovered, "recovered")]
+
+
+# The same four seconds down with the defaults (alert_after 2 s): the fall was seen (the box dropped at 2.0), so
+# the camera alerts 2 s after the track turned down (2.6 + 2 = 4.6 at 10 fps, 2.4 + 2 = 4.4 at 2.5 fps), and the
+# person getting up is reported as recovered at the same times as above.
+@pytest.mark.parametrize(("fps", "start", "alert", "recovered"), [(10, 2.6, 4.6, 9.5), (2.5, 2.4, 4.4, 9.6)])
+def test_by_default_a_seen_fall_alerts_two_seconds_after_turning_down(
+    fps: float, start: float, alert: float, recovered: float
+) -> None:
+    events = feed(FallTracker(), fps, [(2, UP), (4, LYING), (10, UP)])
+    assert summary(events) == [
+        ("fall_started", 1, start, "down"),
+        ("long_lie", 1, alert, "alerted"),
+        ("recovered", 1, recovered, "recovered"),
+    ]
+    assert events[1].fall_seen and events[1].seconds_down == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize("fps", [10, 2.5])
@@ -308,7 +327,7 @@ def test_found_down_after_shorter_than_alert_after_is_an_error() -> None:
     from fallkd_lib.errors import UsageError
 
     with pytest.raises(UsageError, match="found_down_after=5.0 < alert_after=10.0"):
-        FallStateConfig(found_down_after=5.0)
+        FallStateConfig(alert_after=10.0, found_down_after=5.0)
 
 
 # Track 1 walks (up) 2 s at BOX, then disappears; track 2 appears lying at 2.0 (the tracker switched ids as the
@@ -330,6 +349,42 @@ def test_a_new_track_born_down_on_a_track_seen_up_inherits_the_seen_fall(box, al
     assert [(e.kind, e.track_id, round(e.time, 6)) for e in events if e.kind != "track_lost"][:2] == [
         ("fall_started", 2, 2.0),
         ("long_lie", 2, alert),
+    ]
+
+
+# Defaults, smoothing 0, 10 fps. Track 1 stands 2 s at BOX, then lies at DOWN_BOX (a seen fall): down 2.0, alert
+# at 2.0 + 2 = 4.0. From 6.0 the tracker calls the same lying person track 2, at the same box: it takes over the
+# drop (seen, down 6.0, due at 8.0) and the alert at 4.0, so the cooldown holds it until 4.0 + 60 = 64.0. A new
+# track at FAR is someone else found down: its own alert after 30 s, at 36.0.
+@pytest.mark.parametrize(("box", "second"), [(DOWN_BOX, 64.0), (FAR, 36.0)])
+def test_a_new_id_on_an_alerted_person_waits_for_the_cooldown(box, second: float) -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.0))
+    events = []
+    for i in range(700):
+        t = i / 10
+        obs = [(1, UP, BOX)] if t < 2.0 else [(1, LYING, DOWN_BOX)] if t < 6.0 else [(2, LYING, box)]
+        events += tracker.update(t, obs)
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 4.0), (2, second)]
+
+
+# The same alerted track 1 keeps lying at DOWN_BOX; track 3 is a smaller box on that person (PART, inside
+# DOWN_BOX), called upright. From 6.0 track 3 is gone and track 2, lying at PART, is born on both: it takes track
+# 3's boxes (the best overlap, no drop: the slow path, due at 6.0 + 30 = 36.0) and track 1's alert, so the
+# cooldown holds it until 64.0.
+PART = (100.0, 170.0, 200.0, 220.0)
+
+
+def test_a_second_box_on_an_alerted_person_waits_for_the_cooldown() -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.0))
+    events = []
+    for i in range(700):
+        t = i / 10
+        first = (1, UP, BOX) if t < 2.0 else (1, LYING, DOWN_BOX)
+        events += tracker.update(t, [first, (3, UP, PART) if t < 6.0 else (2, LYING, PART)])
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [
+        (1, 4.0),
+        (1, 64.0),
+        (2, 64.0),
     ]
 
 

@@ -13,9 +13,11 @@ turned down, or within fall_window after. Every other down track takes the slow,
 (found_down_after): someone found already down, someone who sat or lay down slowly on purpose, or a still object
 the detector takes for a lying person. A classifier that mistakes a sitter for a fallen person therefore costs a
 late alert, not a quick false one, and a fall the geometry misses still alerts, later.
-Trackers often give a person a new id exactly when they fall (a tall box turns wide), so a new track whose first
-box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over that track's recent
-boxes and the time of its last drop: the fall was seen, under the other id.
+Trackers often give a person a new id exactly when they fall (a tall box turns wide) or while they lie, so a new
+track whose first box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over
+that track's recent boxes and the time of its last drop (the fall was seen, under the other id); it also takes
+the latest alert of every live track it overlaps that much, so that the same person under a new id (or a second box on
+them) is not reported again before the cooldown.
 
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
@@ -205,13 +207,16 @@ class FallTracker(object):
         return events
 
     def _new_track(self, prob, t, box):
-        """A new track; it takes over the recent boxes and last drop of the live track it overlaps most, if any."""
+        """A new track; it takes over the recent boxes and last drop of the live track it overlaps most, and the
+        latest alert of every live track it overlaps (at least HANDOVER of the smaller box)."""
         track = _Track(prob, t, box)
         overlaps = [(_overlap(other.box, box), key) for key, other in self._tracks.items()]
         best = max(overlaps, default=(0.0, None))
         if best[0] >= HANDOVER:
             other = self._tracks[best[1]]
             track.boxes, track.dropped_at = collections.deque(other.boxes), other.dropped_at
+        alerts = [self._tracks[key].last_alert for share, key in overlaps if share >= HANDOVER]
+        track.last_alert = max([a for a in alerts if a is not None], default=None)
         return track
 
     def _note_drop(self, t, track):

@@ -4,8 +4,9 @@
     info = generate_clip("eval/fall_stay_00", "fall_stay", seconds=20, fps=10)  # eval/fall_stay_00.mp4 + .json
 
 Scenarios: "fall_stay" (walks, falls, lies still to the end: must alert), "fall_recover" (falls, lies ~3 s, gets up:
-must not alert with a 10 s long-lie threshold), "sit" (sits down on a bench or the ground for good: a hard
-negative), "walk" (one or two people pace about) and "crowd" (two or three people, one falls and stays down).
+must alert once with the default 2 s alert_after, not with an alert_after longer than its time down), "sit"
+(sits down on a bench or the ground for good: a hard negative), "walk" (one or two people pace about) and "crowd"
+(two or three people, one falls and stays down).
 The backdrop is drawn once per clip and people are pasted per frame (`clip_scene`) from scripted poses over time
 (`motion`). A frame's label comes from the drawn body (a fall once it tilts `motion.FALL_TILT` degrees or more),
 and an event's onset is the first frame labelled a fall. OUT.json holds fps, size, scenario, seed, the people,
