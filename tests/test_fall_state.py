@@ -369,8 +369,8 @@ def test_a_new_id_on_an_alerted_person_waits_for_the_cooldown(box, second: float
 
 # The same alerted track 1 keeps lying at DOWN_BOX; track 3 is a smaller box on that person (PART, inside
 # DOWN_BOX), called upright. From 6.0 track 3 is gone and track 2, lying at PART, is born on both: it takes track
-# 3's boxes (the best overlap, no drop: the slow path, due at 6.0 + 30 = 36.0) and track 1's alert, so the
-# cooldown holds it until 64.0.
+# 3's boxes (the best overlap, no drop: the slow path, due at 6.0 + 30 = 36.0) and track 1's alert (4.0), so it
+# waits for the cooldown; at 64.0 track 1 (first in the frame) reminds, and track 2, overlapping it, does not.
 PART = (100.0, 170.0, 200.0, 220.0)
 
 
@@ -381,11 +381,17 @@ def test_a_second_box_on_an_alerted_person_waits_for_the_cooldown() -> None:
         t = i / 10
         first = (1, UP, BOX) if t < 2.0 else (1, LYING, DOWN_BOX)
         events += tracker.update(t, [first, (3, UP, PART) if t < 6.0 else (2, LYING, PART)])
-    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [
-        (1, 4.0),
-        (1, 64.0),
-        (2, 64.0),
-    ]
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 4.0), (1, 64.0)]
+
+
+# Two boxes on one person found lying from t = 0 (DOWN_BOX and PART inside it) reach the slow path's 30 s in the
+# same frame: one alert (the first track of the frame), not two. A second person at FAR alerts on their own.
+def test_two_tracks_on_one_person_due_together_alert_once() -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.0))
+    events = []
+    for i in range(350):
+        events += tracker.update(i / 10, [(1, LYING, DOWN_BOX), (2, LYING, PART), (3, LYING, FAR)])
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 30.0), (3, 30.0)]
 
 
 def test_overlap_is_intersection_over_the_smaller_box() -> None:

@@ -15,9 +15,10 @@ the detector takes for a lying person. A classifier that mistakes a sitter for a
 late alert, not a quick false one, and a fall the geometry misses still alerts, later.
 Trackers often give a person a new id exactly when they fall (a tall box turns wide) or while they lie, so a new
 track whose first box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over
-that track's recent boxes and the time of its last drop (the fall was seen, under the other id); it also takes
-the latest alert of every live track it overlaps that much, so that the same person under a new id (or a second box on
-them) is not reported again before the cooldown.
+that track's recent boxes and the time of its last drop (the fall was seen, under the other id). One person is
+one alert per cooldown: a track due to alert does not while another live track overlapping it that much (the same
+person under an older id, or a second box on them) alerted less than cooldown seconds ago, and a new track takes
+over the latest alert of the tracks it was born on.
 
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
@@ -200,6 +201,8 @@ class FallTracker(object):
         assert track.down_since is not None
         wait = cfg.alert_after if track.fall_seen else cfg.found_down_after
         long_enough = t - track.down_since >= wait - _EPS
+        if track.below_since is None and long_enough:
+            track.last_alert = self._last_alert_on(track)
         cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
         if track.below_since is None and long_enough and cooled:
             track.state, track.last_alert = "alerted", t
@@ -218,6 +221,15 @@ class FallTracker(object):
         alerts = [self._tracks[key].last_alert for share, key in overlaps if share >= HANDOVER]
         track.last_alert = max([a for a in alerts if a is not None], default=None)
         return track
+
+    def _last_alert_on(self, track):
+        """The latest alert of this track or of a live track on the same person (overlap >= HANDOVER), or None."""
+        alerts = [track.last_alert] + [
+            other.last_alert
+            for other in self._tracks.values()
+            if other is not track and _overlap(other.box, track.box) >= HANDOVER
+        ]
+        return max([a for a in alerts if a is not None], default=None)
 
     def _note_drop(self, t, track):
         """Remember the track's box top and height; note the frame that completes a drop fast enough for a fall
