@@ -394,6 +394,22 @@ def test_two_tracks_on_one_person_due_together_alert_once() -> None:
     assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 30.0), (3, 30.0)]
 
 
+# Defaults, smoothing 0, 10 fps. Track 1 falls at 2.0 (BOX -> DOWN_BOX) and alerts at 4.0. Track 2 stands beside
+# them at NEXT_UP and falls at 10.0 to NEXT_DOWN: its boxes cover 0.4 of DOWN_BOX (80 x 60 of 200 x 60), above
+# HANDOVER but under SAME_PERSON, so it is someone else: its own alert at 10.0 + 2 = 12.0, not held until 64.0.
+NEXT_UP, NEXT_DOWN = (130.0, 20.0, 230.0, 220.0), (130.0, 160.0, 330.0, 220.0)
+
+
+def test_a_neighbour_who_falls_beside_an_alerted_person_alerts_at_once() -> None:
+    tracker = FallTracker(FallStateConfig(smoothing=0.0))
+    events = []
+    for i in range(200):
+        t = i / 10
+        first = (1, UP, BOX) if t < 2.0 else (1, LYING, DOWN_BOX)
+        events += tracker.update(t, [first, (2, UP, NEXT_UP) if t < 10.0 else (2, LYING, NEXT_DOWN)])
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 4.0), (2, 12.0)]
+
+
 def test_overlap_is_intersection_over_the_smaller_box() -> None:
     from fallkd_lib.runtime.state import _overlap
 

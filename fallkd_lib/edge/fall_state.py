@@ -16,9 +16,11 @@ late alert, not a quick false one, and a fall the geometry misses still alerts, 
 Trackers often give a person a new id exactly when they fall (a tall box turns wide) or while they lie, so a new
 track whose first box overlaps, by at least HANDOVER of the smaller box, the last box of a live track takes over
 that track's recent boxes and the time of its last drop (the fall was seen, under the other id). One person is
-one alert per cooldown: a track due to alert does not while another live track overlapping it that much (the same
-person under an older id, or a second box on them) alerted less than cooldown seconds ago, and a new track takes
-over the latest alert of the tracks it was born on.
+one alert per cooldown: a track due to alert does not while another live track overlapping it by at least
+SAME_PERSON (the same person under an older id, or a second box on them) alerted less than cooldown seconds ago, and
+a new track takes over the latest alert of the tracks it was born on that closely. The share is higher than
+HANDOVER's, which must bridge a box that changes shape as someone falls, so that a neighbour who falls beside an
+alerted person, boxes overlapping, is still reported at once.
 
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
@@ -52,6 +54,7 @@ STATE_FIELDS = (
     "forget_after",
 )  # FallStateConfig's fields, in order (a test checks they agree)
 HANDOVER = 0.3  # overlap (share of the smaller box) that hands a live track's recent boxes to a new one
+SAME_PERSON = 0.7  # overlap above which two live tracks are one person (same box, or one inside it)
 _EPS = 1e-6  # seconds; frame times like 126 / 10 are not exact in binary, so "12.6 - 2.6 >= 10" needs slack
 
 # Something that happened to one track: kind is one of EVENT_KINDS, state the track's state after it, prob the
@@ -211,23 +214,23 @@ class FallTracker(object):
 
     def _new_track(self, prob, t, box):
         """A new track; it takes over the recent boxes and last drop of the live track it overlaps most, and the
-        latest alert of every live track it overlaps (at least HANDOVER of the smaller box)."""
+        latest alert of every live track on the same person (overlap at least SAME_PERSON of the smaller box)."""
         track = _Track(prob, t, box)
         overlaps = [(_overlap(other.box, box), key) for key, other in self._tracks.items()]
         best = max(overlaps, default=(0.0, None))
         if best[0] >= HANDOVER:
             other = self._tracks[best[1]]
             track.boxes, track.dropped_at = collections.deque(other.boxes), other.dropped_at
-        alerts = [self._tracks[key].last_alert for share, key in overlaps if share >= HANDOVER]
+        alerts = [self._tracks[key].last_alert for share, key in overlaps if share >= SAME_PERSON]
         track.last_alert = max([a for a in alerts if a is not None], default=None)
         return track
 
     def _last_alert_on(self, track):
-        """The latest alert of this track or of a live track on the same person (overlap >= HANDOVER), or None."""
+        """The latest alert of this track or of a live track on the same person (overlap >= SAME_PERSON), or None."""
         alerts = [track.last_alert] + [
             other.last_alert
             for other in self._tracks.values()
-            if other is not track and _overlap(other.box, track.box) >= HANDOVER
+            if other is not track and _overlap(other.box, track.box) >= SAME_PERSON
         ]
         return max([a for a in alerts if a is not None], default=None)
 
