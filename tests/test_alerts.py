@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import io
 import json
@@ -45,6 +46,7 @@ ALERT_DICT = {
     "box": [10.0, 20.0, 110.0, 220.0],
     "snapshot": "runs/alerts/ward-2_3.jpg",
     "source_time": 42.0,
+    "fall_seen": False,
 }
 
 
@@ -323,6 +325,10 @@ def test_stdout_and_jsonl_sinks(tmp_path: Path, capsys) -> None:
         "box=(10, 20, 110, 220) snapshot=runs/alerts/ward-2_3.jpg\n"
     )
     assert capsys.readouterr().out == line
+    StdoutSink().send(
+        dataclasses.replace(ALERT, fall_seen=True)
+    )  # the fast path: a fall seen, not a long lie
+    assert capsys.readouterr().out == line.replace(" long lie: ", " fall: ")
     stream = io.StringIO()
     StdoutSink(stream).send(ALERT)
     assert stream.getvalue() == line

@@ -26,7 +26,8 @@ def iso_time(seconds):
 
 def alert_record(event, camera, snapshot=None, wall_time=None):
     """The JSON-ready record of a "long_lie" FallEvent: wall-clock time (default now), camera, track, probability,
-    seconds down, box, snapshot and the time in the source (the webhook body and the JSONL line)."""
+    seconds down, box, snapshot, the time in the source and whether the fall was seen (the fast path) or the person
+    found down (the slow one): the webhook body and the JSONL line."""
     wall = time.time() if wall_time is None else float(wall_time)
     return {
         "time": wall,
@@ -38,7 +39,13 @@ def alert_record(event, camera, snapshot=None, wall_time=None):
         "box": [float(v) for v in event.box],
         "snapshot": None if snapshot is None else str(snapshot),
         "source_time": float(event.time),
+        "fall_seen": bool(event.fall_seen),
     }
+
+
+def alert_kind(record):
+    """What the alert reports: "fall" when the fall was seen, "long lie" when the person was found down."""
+    return "fall" if record.get("fall_seen") else "long lie"
 
 
 def append_jsonl(path, record):

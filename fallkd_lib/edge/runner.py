@@ -24,7 +24,7 @@ import time
 import cv2
 import numpy as np
 
-from .alerts import alert_record, append_jsonl, header_safe, post_json, redact_url
+from .alerts import alert_kind, alert_record, append_jsonl, header_safe, post_json, redact_url
 from .backends import open_model
 from .boxes import IouTracker, TrackGate, clip_boxes
 from .crops import classifier_batch, crop_people, softmax
@@ -261,10 +261,11 @@ class AlertOutbox(object):
         """Print and log the alert now; queue it for the webhook (a full queue is logged as not sent)."""
         self.raised += 1
         print(
-            "[fallkd ALERT] {} camera={} track={} long lie: down {:.1f} s, p={:.2f}".format(
+            "[fallkd ALERT] {} camera={} track={} {}: down {:.1f} s, p={:.2f}".format(
                 record["iso_time"],
                 record["camera"],
                 record["track_id"],
+                alert_kind(record),
                 record["seconds_down"],
                 record["probability"],
             ),

@@ -32,7 +32,7 @@ class AlertDeliveryError(FallkdError, RuntimeError):
 
 @dataclass(frozen=True)
 class Alert:
-    """One long-lie alert: when (unix seconds, UTC ISO), who (track id, box), how sure, how long, which camera.
+    """One alert: when (unix seconds, UTC ISO), who (track id, box), how sure, how long down, which camera, how found.
 
     `time` is the wall clock when the alert was raised; `source_time` is the event's time in the source (seconds
     into the video, or the stream's clock), to find the moment in a recording.
@@ -47,6 +47,7 @@ class Alert:
     snapshot: str | None = None
     iso_time: str = ""  # filled from time when empty
     source_time: float | None = None
+    fall_seen: bool = False  # True: the fall was seen (fast path); False: found down (slow, long-lie path)
 
     def __post_init__(self) -> None:
         """Fill iso_time from time (UTC, milliseconds)."""
@@ -76,6 +77,7 @@ class Alert:
             "box": [float(v) for v in self.box],
             "snapshot": self.snapshot,
             "source_time": self.source_time,
+            "fall_seen": self.fall_seen,
         }
 
 
@@ -93,7 +95,8 @@ def format_alert(alert: Alert) -> str:
     box = ", ".join(f"{v:.0f}" for v in alert.box)
     snap = f" snapshot={alert.snapshot}" if alert.snapshot else ""
     return (
-        f"[fallkd ALERT] {alert.iso_time} camera={alert.camera} track={alert.track_id} long lie: "
+        f"[fallkd ALERT] {alert.iso_time} camera={alert.camera} track={alert.track_id} "
+        f"{_core.alert_kind(alert.to_dict())}: "
         f"down {alert.seconds_down:.1f} s, p={alert.probability:.2f}, box=({box}){snap}"
     )
 
