@@ -269,10 +269,10 @@ summary = json.loads((edge_out / "summary.json").read_text())
 
 # %%
 alerts = [json.loads(line) for line in (edge_out / "alerts.jsonl").read_text().splitlines()] if summary["alerts"] else []
-pd.DataFrame(alerts, columns=["source_time", "track_id", "seconds_down", "probability", "snapshot"])
+pd.DataFrame(alerts, columns=["source_time", "track_id", "fall_seen", "seconds_down", "probability", "snapshot"])
 
 # %% [markdown]
-# The alert comes `alert_after` seconds after the fall, as in notebook 05; `events.jsonl`, `alerts.jsonl` and
+# The alert comes `alert_after` seconds after the fall, as in notebook 05 (`fall_seen`: the fast path); `events.jsonl`, `alerts.jsonl` and
 # `alert_deliveries.jsonl` have the same layout as `fallkd detect`'s. `--webhook URL` adds the HTTP alert (in a
 # background thread: a failing webhook never stops the camera, and every alert stays in the log;
 # `benchmarks/soak_edge.py` runs the bundle for ten minutes against a webhook that fails 30% of the time).
