@@ -325,9 +325,8 @@ def test_stdout_and_jsonl_sinks(tmp_path: Path, capsys) -> None:
         "box=(10, 20, 110, 220) snapshot=runs/alerts/ward-2_3.jpg\n"
     )
     assert capsys.readouterr().out == line
-    StdoutSink().send(
-        dataclasses.replace(ALERT, fall_seen=True)
-    )  # the fast path: a fall seen, not a long lie
+    seen = dataclasses.replace(ALERT, fall_seen=True)  # the fast path: a fall seen, not a long lie
+    StdoutSink().send(seen)
     assert capsys.readouterr().out == line.replace(" long lie: ", " fall: ")
     stream = io.StringIO()
     StdoutSink(stream).send(ALERT)
@@ -336,6 +335,19 @@ def test_stdout_and_jsonl_sinks(tmp_path: Path, capsys) -> None:
     sink.send(ALERT)
     sink.send(ALERT)
     assert read_jsonl(sink.path) == [ALERT_DICT, ALERT_DICT]
+
+
+def test_the_edge_console_line_names_the_alert_path(tmp_path: Path, capsys) -> None:
+    from fallkd_lib.edge.runner import AlertOutbox
+
+    outbox = AlertOutbox(tmp_path)
+    outbox.send(ALERT_DICT)
+    outbox.send(ALERT_DICT | {"fall_seen": True})
+    assert capsys.readouterr().out.splitlines() == [
+        "[fallkd ALERT] 2023-11-14T22:13:20.250+00:00 camera=ward-2 track=3 long lie: down 12.5 s, p=0.93",
+        "[fallkd ALERT] 2023-11-14T22:13:20.250+00:00 camera=ward-2 track=3 fall: down 12.5 s, p=0.93",
+    ]
+    assert [r["fall_seen"] for r in read_jsonl(tmp_path / "alerts.jsonl")] == [False, True]
 
 
 def test_edge_outbox_drains_on_close_and_logs_what_it_could_not_send(
