@@ -272,8 +272,8 @@ alerts = [json.loads(line) for line in (edge_out / "alerts.jsonl").read_text().s
 pd.DataFrame(alerts, columns=["source_time", "track_id", "fall_seen", "seconds_down", "probability", "snapshot"])
 
 # %% [markdown]
-# The alert comes `alert_after` seconds after the fall, as in notebook 05 (`fall_seen`: the fast path); `events.jsonl`, `alerts.jsonl` and
-# `alert_deliveries.jsonl` have the same layout as `fallkd detect`'s. `--webhook URL` adds the HTTP alert (in a
+# The alert comes `alert_after` seconds after the fall, as in notebook 05 (`fall_seen`: the fast path);
+# `events.jsonl`, `alerts.jsonl` and `alert_deliveries.jsonl` have the same layout as `fallkd detect`'s. `--webhook URL` adds the HTTP alert (in a
 # background thread: a failing webhook never stops the camera, and every alert stays in the log;
 # `benchmarks/soak_edge.py` runs the bundle for ten minutes against a webhook that fails 30% of the time).
 #

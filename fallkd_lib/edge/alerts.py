@@ -43,9 +43,9 @@ def alert_record(event, camera, snapshot=None, wall_time=None):
     }
 
 
-def alert_kind(record):
+def alert_kind(fall_seen):
     """What the alert reports: "fall" when the fall was seen, "long lie" when the person was found down."""
-    return "fall" if record.get("fall_seen") else "long lie"
+    return "fall" if fall_seen else "long lie"
 
 
 def append_jsonl(path, record):

@@ -221,8 +221,7 @@ class FallTracker(object):
         if best[0] >= HANDOVER:
             other = self._tracks[best[1]]
             track.boxes, track.dropped_at = collections.deque(other.boxes), other.dropped_at
-        alerts = [self._tracks[key].last_alert for share, key in overlaps if share >= SAME_PERSON]
-        track.last_alert = max([a for a in alerts if a is not None], default=None)
+        track.last_alert = self._last_alert_on(track)
         return track
 
     def _last_alert_on(self, track):

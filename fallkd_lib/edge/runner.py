@@ -265,7 +265,7 @@ class AlertOutbox(object):
                 record["iso_time"],
                 record["camera"],
                 record["track_id"],
-                alert_kind(record),
+                alert_kind(record.get("fall_seen")),
                 record["seconds_down"],
                 record["probability"],
             ),

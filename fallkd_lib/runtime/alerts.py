@@ -96,7 +96,7 @@ def format_alert(alert: Alert) -> str:
     snap = f" snapshot={alert.snapshot}" if alert.snapshot else ""
     return (
         f"[fallkd ALERT] {alert.iso_time} camera={alert.camera} track={alert.track_id} "
-        f"{_core.alert_kind(alert.to_dict())}: "
+        f"{_core.alert_kind(alert.fall_seen)}: "
         f"down {alert.seconds_down:.1f} s, p={alert.probability:.2f}, box=({box}){snap}"
     )
 
