@@ -1,7 +1,7 @@
 """Real footage, offline: train on one real image set, score on a camera never trained on, and measure what helps.
 
     nohup nice -n 19 .venv/bin/python benchmarks/bench_real.py --out /work/bench_real_out > bench_real.log 2>&1 &
-        [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 600] [--synth-epochs 6]
+        [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 400] [--synth-styles park,cctv,room] [--synth-epochs 6]
         [--det-epochs 20] [--seed 0]
 
 Everything trains on `fall_action_laifi` (the merge's leakage-free re-split of it: 421 train, 123 valid, 141
@@ -73,6 +73,7 @@ from real_stages import (  # noqa: E402
     seed_tag,
 )
 
+from fallkd_lib.data.synthetic.scene import ALL_STYLES  # noqa: E402
 from fallkd_lib.real.stages import RealRecipe, real_crops, synthetic_crops  # noqa: E402
 
 TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
@@ -119,7 +120,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="keep (and resume) the work here")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--synth-images", type=int, default=600, help="synthetic scenes per style")
+    parser.add_argument("--synth-images", type=int, default=400, help="synthetic scenes per style")
+    parser.add_argument(
+        "--synth-styles",
+        default=",".join(ALL_STYLES),
+        help="synthetic styles to pretrain on (comma-separated)",
+    )
     parser.add_argument("--synth-epochs", type=int, default=6)
     parser.add_argument("--det-epochs", type=int, default=20, help="epochs of each detector")
     parser.add_argument(
@@ -155,7 +161,8 @@ def run(work: Path, args: argparse.Namespace) -> int:
         det_synth_epochs=args.det_synth_epochs,
     )
     folders = stage("real crops", real_crops, recipe, work)
-    synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size)
+    styles = tuple(s.strip() for s in args.synth_styles.split(",") if s.strip())
+    synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size, styles)
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     detectors["person_pretrained"] = stage(
         "person detector (synthetic-pretrained)", pretrained_person_detector, work, recipe

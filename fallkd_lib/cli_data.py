@@ -52,12 +52,12 @@ def _parse_map(items: list[str]) -> dict[str, str]:
 
 def cmd_synth(args: argparse.Namespace) -> None:
     """Render the embedded synthetic dataset."""
-    from fallkd_lib.data.synthetic import STYLES, generate_dataset
+    from fallkd_lib.data.synthetic import ALL_STYLES, check_style, generate_dataset
 
     cfg = _data_cfg(
         args, synth_images=args.images, synth_size=args.imgsz, seed=args.seed, synth_world=args.world
     )
-    styles = STYLES if args.style == "all" else (args.style,)
+    styles = ALL_STYLES if args.style == "all" else (check_style(args.style),)
     for style in styles:
         out = args.out / style if args.style == "all" else args.out
         summary = generate_dataset(
@@ -144,7 +144,11 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imgsz", type=int, default=None, help="image side in pixels (DataConfig.synth_size)")
     p.add_argument("--world", default=None, choices=["full", "clear"], help="DataConfig.synth_world")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--style", default="all", help="park, cctv or all")
+    p.add_argument(
+        "--style",
+        default="all",
+        help="park, cctv (the course's two), room (indoor: beds, chairs) or all three",
+    )
     config_options(p, "DataConfig")
     p.set_defaults(func=cmd_synth)
 

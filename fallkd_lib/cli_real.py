@@ -19,6 +19,7 @@ def cmd_real(args: argparse.Namespace) -> None:
         image_size=args.image_size,
         epochs=args.epochs,
         synth_images=args.synth_images,
+        synth_styles=tuple(s.strip() for s in args.synth_styles.split(",") if s.strip()),
         synth_epochs=args.synth_epochs,
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
@@ -75,6 +76,11 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--epochs", type=int, default=d.epochs, help="fine-tuning epochs (default %(default)s)")
     p.add_argument("--synth-images", type=int, default=d.synth_images, help="synthetic scenes per style")
+    p.add_argument(
+        "--synth-styles",
+        default=",".join(d.synth_styles),
+        help="synthetic styles pretrained on, comma-separated (default %(default)s)",
+    )
     p.add_argument("--synth-epochs", type=int, default=d.synth_epochs, help="synthetic pretraining epochs")
     p.add_argument("--det-epochs", type=int, default=d.det_epochs, help="person detector epochs")
     p.add_argument(

@@ -19,6 +19,7 @@ def test_synth_writes_one_export_per_style(synth: Path) -> None:
     for style, names in (
         ("park", ["Fall-Detected", "person"]),
         ("cctv", ["fallen", "sitting", "standing", "walking"]),
+        ("room", ["fall", "lie", "sit", "stand"]),
     ):
         text = (synth / style / "data.yaml").read_text()
         assert all(name in text for name in names)
@@ -56,6 +57,12 @@ def test_unknown_class_name_exits_2_with_the_fix(synth: Path, tmp_path: Path, ca
     assert "fallkd merge: error:" in err and "'lying'" in err and "--map lying=fall" in err
     assert main(["merge", str(odd), "--out", str(tmp_path / "m"), "--map", "lying"]) == 2
     assert "NAME=TARGET" in capsys.readouterr().err
+
+
+def test_synth_unknown_style_exits_2_naming_the_styles(tmp_path: Path, capsys) -> None:
+    assert main(["synth", "--out", str(tmp_path / "s"), "--style", "office", "--images", "2"]) == 2
+    assert "unknown synthetic style 'office': choose one of park, cctv, room" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 def test_crops_of_missing_dataset_names_the_command(tmp_path: Path, capsys) -> None:

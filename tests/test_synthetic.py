@@ -133,7 +133,7 @@ def test_cctv_style_uses_its_own_names(tmp_path):
 def test_class_names_by_posture():
     assert STYLES == ("park", "cctv")
     assert [class_name("park", p) for p in ("lying", "crumpled", "falling")] == ["Fall-Detected"] * 3
-    assert [class_name("park", p) for p in NORMAL_POSTURES] == ["person"] * 5
+    assert [class_name("park", p) for p in NORMAL_POSTURES] == ["person"] * 6
     assert [
         class_name("cctv", p) for p in ("lying", "standing", "walking", "sitting", "bending", "crouching")
     ] == ["fallen", "standing", "walking", "sitting", "standing", "standing"]

@@ -1,7 +1,7 @@
 """`fallkd real`: the whole camera trained offline on local real images, every step resuming from `work`.
 
     1. merge the training source and the other camera; crops of both, split by source
-    2. crops of the synthetic world (both styles): the pretraining set, the offline stand-in for ImageNet
+    2. crops of the synthetic world (park, street CCTV and room): the pretraining set, the stand-in for ImageNet
     3. the student and the teacher pretrained on them
     4. the teacher fine-tuned on the real crops with camera augmentation
     5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
@@ -126,7 +126,9 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
         return out
 
     folders = step("real crops", real_crops, recipe, work)
-    synth = step("synthetic crops", synthetic_crops, work, recipe.synth_images, recipe.image_size)
+    synth = step(
+        "synthetic crops", synthetic_crops, work, recipe.synth_images, recipe.image_size, recipe.synth_styles
+    )
     cfg = train_config("quick", model=recipe.student, image_size=recipe.image_size, epochs=recipe.epochs)
     pre = step(
         "synthetic pretraining",

@@ -3,6 +3,7 @@ split by source, the synthetic world's crops, synthetic pretraining, and a YOLO 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,8 +14,8 @@ from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.merge import merge_datasets
 from fallkd_lib.data.stage import render_styles
 from fallkd_lib.data.subsets import crops_by_source
-from fallkd_lib.data.synthetic import STYLES
-from fallkd_lib.errors import MissingFileError
+from fallkd_lib.data.synthetic.scene import ALL_STYLES, check_style
+from fallkd_lib.errors import MissingFileError, UsageError
 
 # the shipped detector's recipe (fallkd_lib.detector.shipped), from scratch; epochs from RealRecipe.det_epochs
 DETECTOR = DetectConfig(model="yolov5n.yaml", pretrained=None, imgsz=320, batch=16, epochs=20, patience=100)
@@ -30,7 +31,8 @@ class RealRecipe:
     other_source: str = "hospital_bed_rf"  # the camera it never saw: every image scored, none trained on
     image_size: int = 64  # crop side of every classifier
     epochs: int = 20  # fine-tuning epochs on the real crops
-    synth_images: int = 600  # synthetic scenes per style for pretraining
+    synth_images: int = 400  # synthetic scenes per style for pretraining
+    synth_styles: tuple[str, ...] = ALL_STYLES  # the outdoor two and the indoor room
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
     det_epochs: int = 20  # person detector epochs on the real images
     det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
@@ -62,13 +64,21 @@ def real_crops(recipe: RealRecipe, work: Path) -> dict[str, Path]:
     return crops_by_source(crops, Path(work) / "real" / "by_source")
 
 
-def synthetic_crops(work: Path, images: int, size: int) -> Path:
-    """Render both synthetic styles (the full world), merge them and cut crops the size of the real ones."""
+def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = ALL_STYLES) -> Path:
+    """Render the synthetic styles (the full world), merge them and cut crops the size of the real ones."""
     root = Path(work) / "synthetic"
     jobs = [
-        {"out": root / s, "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
-        for s in STYLES
+        {"out": root / check_style(s), "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
+        for s in styles
     ]
+    report = root / "merged" / "report.json"
+    if report.is_file():
+        merged = list(json.loads(report.read_text())["counts"]["per_source"])
+        if merged != [f"synth_{s}" for s in styles]:
+            raise UsageError(
+                f"{root / 'merged'} merges {', '.join(merged)}, not the styles asked ({', '.join(styles)}): "
+                f"use another work folder, or delete {root} (and the runs trained on it) to render them again"
+            )
     render_styles(jobs, progress=False)
     if not (root / "merged" / "data.yaml").is_file():
         merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)

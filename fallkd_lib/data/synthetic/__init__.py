@@ -1,8 +1,10 @@
-"""The embedded default dataset: synthetic outdoor scenes with articulated people, in the Roboflow YOLO layout.
+"""The embedded default dataset: synthetic scenes with articulated people, in the Roboflow YOLO layout.
 
-Two styles, each with its own class names as two Roboflow projects would have:
+The course's two outdoor styles, each with its own class names as two Roboflow projects would have:
 "park" (eye-level colour photos; names ['Fall-Detected', 'person']) and "cctv" (high-angle surveillance, often
-night or infrared; names ['fallen', 'sitting', 'standing', 'walking']).
+night or infrared; names ['fallen', 'sitting', 'standing', 'walking']). A third, indoor style, "room" (a care
+room or flat from a high corner; names ['fall', 'lie', 'sit', 'stand'], "lie" being in bed), is rendered on
+request: the real recipe pretrains on all three.
 
     from fallkd_lib.data.synthetic import generate_dataset
     generate_dataset("data/synthetic_park", images=600, style="park")
@@ -29,9 +31,12 @@ from fallkd_lib.data.synthetic.poses import (
     sample_pose,
 )
 from fallkd_lib.data.synthetic.scene import (
+    ALL_STYLES,
+    INDOOR_STYLES,
     STYLE_CLASS_NAMES,
     STYLES,
     WORLDS,
+    check_style,
     class_name,
     render_scene,
     style_spec,
@@ -46,12 +51,15 @@ __all__ = [
     "FALL_POSTURES",
     "NORMAL_POSTURES",
     "POSTURES",
+    "ALL_STYLES",
+    "INDOOR_STYLES",
     "STYLES",
     "STYLE_CLASS_NAMES",
     "Look",
     "Pose",
     "aspect_ratio_baseline",
     "best_threshold",
+    "check_style",
     "class_name",
     "generate_dataset",
     "interpolate_pose",

@@ -21,12 +21,18 @@ from PIL import Image
 from tqdm import tqdm
 
 from fallkd_lib.data.imageio import save_image_atomic
-from fallkd_lib.data.synthetic.scene import STYLE_CLASS_NAMES, STYLES, check_style, render_scene, style_spec
+from fallkd_lib.data.synthetic.scene import (
+    ALL_STYLES,
+    STYLE_CLASS_NAMES,
+    check_style,
+    render_scene,
+    style_spec,
+)
 from fallkd_lib.data.yolo import SPLITS, Box, read_labels, write_data_yaml, write_labels
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_text_atomic
 
-JPEG_QUALITY = {"park": (70, 95), "cctv": (35, 75)}
+JPEG_QUALITY = {"park": (70, 95), "cctv": (35, 75), "room": (40, 85)}
 MANIFEST_COLUMNS = ("image", "split", "n_people", "postures", "classes")
 _CHECKPOINT = 100  # images between manifest saves, so an interrupted run keeps its postures
 
@@ -138,7 +144,7 @@ def generate_dataset(
     write_data_yaml(root, names, settings)
     counts = split_counts(images, fractions)
     bounds = np.cumsum([counts[s] for s in SPLITS])
-    style_id = STYLES.index(style)
+    style_id = ALL_STYLES.index(style)
     manifest_path = root / "manifest.csv"
     old_rows, rows = _read_manifest(manifest_path), {}
     boxes_per_class: Counter = Counter({n: 0 for n in names})

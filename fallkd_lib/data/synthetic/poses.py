@@ -8,7 +8,7 @@ import numpy as np
 from fallkd_lib.data.synthetic.figure import Look, Pose
 from fallkd_lib.errors import UsageError
 
-NORMAL_POSTURES = ("standing", "walking", "sitting", "bending", "crouching")
+NORMAL_POSTURES = ("standing", "walking", "sitting", "bending", "crouching", "in_bed")
 FALL_POSTURES = ("lying", "crumpled", "falling")
 POSTURES = NORMAL_POSTURES + FALL_POSTURES
 
@@ -175,10 +175,25 @@ def _fallen(rng: np.random.Generator, posture: str) -> dict:
     return pose | orient[str(direction)] | {"torso_bend": _u(rng, -15, 25), "head_pitch": _u(rng, -25, 20)}
 
 
+def _in_bed(rng: np.random.Generator) -> dict:
+    """Lying in bed on the back, legs nearly straight, head toward the far end (yaw 0: the scene turns it)."""
+    pose = _arms(rng, (-20, 40), (5, 35), (0, 70)) | _legs(rng, (0, 25), (2, 12), (0, 35))
+    pose |= {"head_pitch": _u(rng, -10, 35), "torso_bend": _u(rng, 0, 30), "torso_side": _u(rng, -10, 10)}
+    return pose | {
+        "yaw": float(rng.normal(0, 6)),
+        "pitch": -_u(rng, 80, 92),
+        "roll": _u(rng, -15, 15),
+        "sit": "bed",
+    }
+
+
 def sample_pose(rng: np.random.Generator, posture: str) -> tuple[Pose, str]:
-    """A random pose of a posture and its support ('bench' when sitting on a bench, else 'ground')."""
+    """A random pose of a posture and its support ('bench' when sitting on a seat, 'bed' in bed, else 'ground')."""
     is_fall(posture)  # validates the name
-    values = _fallen(rng, posture) if posture in FALL_POSTURES else _upright(rng, posture)
+    if posture == "in_bed":
+        values = _in_bed(rng)
+    else:
+        values = _fallen(rng, posture) if posture in FALL_POSTURES else _upright(rng, posture)
     support = str(values.pop("sit", "ground"))
     values.setdefault("yaw", _u(rng, 0, 360))
     return Pose(**{k: float(v) for k, v in values.items()}), support

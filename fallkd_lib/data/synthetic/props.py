@@ -1,4 +1,5 @@
-"""Park and street furniture drawn with cv2: trees, lamp posts, benches, bins and bushes.
+"""Park and street furniture drawn with cv2: trees, lamp posts, benches, bins and bushes (and, through
+fallkd_lib.data.synthetic.furniture, the room style's beds, chairs, cabinets and tables).
 
 Each prop stands on the ground at (x, y) pixels and is sized by `s`, the height in pixels of a standing
 person at that spot, so props and people share one perspective. Props also serve as occluders.
@@ -11,9 +12,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fallkd_lib.data.synthetic.furniture import (
+    FURNITURE_KINDS,
+    draw_furniture,
+    furniture_bounds,
+    furniture_params,
+)
 from fallkd_lib.errors import UsageError
 
-PROP_KINDS = ("tree", "lamp", "bench", "bin", "bush")
+PROP_KINDS = ("tree", "lamp", "bench", "bin", "bush", *FURNITURE_KINDS)
 _AA = cv2.LINE_AA
 
 
@@ -29,6 +36,8 @@ class Prop:
 
     def bounds(self) -> tuple[float, float, float, float]:
         """Approximate pixel extent (x0, y0, x1, y1)."""
+        if self.kind in FURNITURE_KINDS:
+            return furniture_bounds(self.kind, self.x, self.y, self.s, self.params)
         w, h = {
             "tree": (1.2, 3.5),
             "lamp": (0.25, 2.6),
@@ -43,7 +52,9 @@ class Prop:
 def make_prop(rng: np.random.Generator, kind: str, x: float, y: float, s: float, **params) -> Prop:
     """A prop with its colours and proportions drawn from rng (so drawing it later needs no randomness)."""
     p: dict = {"width": float(rng.uniform(0.8, 1.25))}
-    if kind == "tree":
+    if kind in FURNITURE_KINDS:
+        p.update(furniture_params(rng, kind))
+    elif kind == "tree":
         p["trunk"] = tuple(int(v) for v in rng.uniform((70, 50, 35), (120, 95, 70)))
         p["leaves"] = [tuple(int(v) for v in rng.uniform((30, 70, 25), (90, 140, 60))) for _ in range(7)]
         p["blobs"] = rng.uniform(-1, 1, (7, 3)).tolist()
@@ -85,7 +96,9 @@ def _blobs(img: np.ndarray, cx: float, cy: float, rx: float, ry: float, blobs: l
 def draw_prop(img: np.ndarray, prop: Prop) -> tuple[float, float] | None:
     """Draw a prop in place; a lamp returns where its light is (pixels), other props None."""
     x, y, s, p = prop.x, prop.y, prop.s, prop.params
-    if prop.kind == "tree":
+    if prop.kind in FURNITURE_KINDS:
+        draw_furniture(img, prop.kind, x, y, s, p)
+    elif prop.kind == "tree":
         top = y - p["height"] * s
         trunk_w = 0.09 * s * p["width"]
         _rect(img, x - trunk_w / 2, top + 0.6 * s, x + trunk_w / 2, y, p["trunk"])

@@ -1,5 +1,9 @@
 """Whole scenes: a style's camera and backdrop, 1-4 people placed in perspective (some occluded or cut by the
-frame), furniture, lighting and camera defects. `render_scene` returns the image and a labelled box per person."""
+frame), furniture, lighting and camera defects. `render_scene` returns the image and a labelled box per person.
+
+Three styles: the course's two outdoor sources, "park" and "cctv" (STYLES), and "room" (INDOOR_STYLES), a care
+room or flat seen from a high corner: beds with people lying in them (normal), chairs, cabinets, doors and
+pictures, the indoor things a person detector must learn are not people."""
 
 from __future__ import annotations
 
@@ -12,16 +16,21 @@ import numpy as np
 from fallkd_lib.data.synthetic.background import Camera, draw_backdrop
 from fallkd_lib.data.synthetic.draw import Part, draw_figure, parts_bounds
 from fallkd_lib.data.synthetic.figure import project_figure, skeleton
+from fallkd_lib.data.synthetic.furniture import bed_extent, draw_blanket
 from fallkd_lib.data.synthetic.poses import is_fall, sample_look, sample_pose
 from fallkd_lib.data.synthetic.post import apply_lighting, degrade, timestamp
 from fallkd_lib.data.synthetic.props import Prop, draw_prop, make_prop
+from fallkd_lib.data.synthetic.room import draw_room
 from fallkd_lib.data.yolo import Box
 from fallkd_lib.errors import UsageError
 
-STYLES = ("park", "cctv")
+STYLES = ("park", "cctv")  # the course's two sources (the quick profile, the shipped detector, the clips)
+INDOOR_STYLES = ("room",)  # rendered on request, e.g. for the real recipe's pretraining
+ALL_STYLES = STYLES + INDOOR_STYLES
 STYLE_CLASS_NAMES = {
     "park": ["Fall-Detected", "person"],
     "cctv": ["fallen", "sitting", "standing", "walking"],
+    "room": ["fall", "lie", "sit", "stand"],  # "lie": lying in bed, a normal person
 }
 _CCTV_NAME = {
     "standing": "standing",
@@ -29,7 +38,9 @@ _CCTV_NAME = {
     "sitting": "sitting",
     "bending": "standing",
     "crouching": "standing",
+    "in_bed": "sitting",  # never rendered outdoors; its nearest cctv name
 }
+_ROOM_NAME = {"in_bed": "lie", "sitting": "sit"}  # other normal postures: "stand"
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,15 @@ SPECS = {
         0.25,
         {"tree": 1, "lamp": 3, "bench": 1, "bin": 2, "bush": 1},
     ),
+    "room": StyleSpec(
+        (-0.7, 0.1),
+        (0.5, 0.8),
+        (0.12, 0.85),
+        {"day": 0.45, "overcast": 0.2, "dusk": 0.05, "night": 0.1, "ir": 0.2},
+        "poor",
+        0.12,
+        {"bed": 2, "chair": 2, "cabinet": 2, "table": 1},
+    ),
 }
 WORLDS = ("full", "clear")
 CLEAR_LIGHTING = {"day": 0.6, "overcast": 0.25, "dusk": 0.15}
@@ -82,7 +102,7 @@ def style_spec(style: str, world: str = "full") -> StyleSpec:
         raise UsageError(f"unknown synthetic world {world!r}: choose one of {', '.join(WORLDS)}")
     if world == "full":
         return spec
-    horizon = spec.horizon if style == "park" else (-0.1, 0.3)
+    horizon = {"park": spec.horizon, "cctv": (-0.1, 0.3), "room": (-0.3, 0.1)}[style]
     heights = (max(spec.heights[0], 0.15), spec.heights[1])
     return replace(spec, horizon=horizon, lighting=CLEAR_LIGHTING, occlusion=0.08, heights=heights)
 
@@ -97,20 +117,33 @@ POSTURE_ODDS = {
     "crumpled": 0.11,
     "falling": 0.10,
 }
+ROOM_POSTURE_ODDS = {  # indoors a lying person is as often in bed (normal) as on the floor (a fall)
+    "standing": 0.12,
+    "walking": 0.1,
+    "sitting": 0.14,
+    "bending": 0.05,
+    "crouching": 0.05,
+    "in_bed": 0.2,
+    "lying": 0.18,
+    "crumpled": 0.1,
+    "falling": 0.06,
+}
 
 
 def check_style(style: str) -> str:
     """The style name, or a ValueError listing the styles."""
-    if style not in STYLES:
-        raise UsageError(f"unknown synthetic style {style!r}: choose one of {', '.join(STYLES)}")
+    if style not in ALL_STYLES:
+        raise UsageError(f"unknown synthetic style {style!r}: choose one of {', '.join(ALL_STYLES)}")
     return style
 
 
 def class_name(style: str, posture: str) -> str:
-    """The class name a style's dataset uses for a posture (its own names, as two Roboflow projects would)."""
+    """The class name a style's dataset uses for a posture (its own names, as separate Roboflow projects would)."""
     check_style(style)
     if is_fall(posture):
         return STYLE_CLASS_NAMES[style][0]
+    if style == "room":
+        return _ROOM_NAME.get(posture, "stand")
     return "person" if style == "park" else _CCTV_NAME[posture]
 
 
@@ -118,11 +151,14 @@ def class_name(style: str, posture: str) -> str:
 class _Person:
     posture: str
     parts: list[Part]
-    bounds: tuple[float, float, float, float]
+    bounds: tuple[
+        float, float, float, float
+    ]  # the figure's extent (and its bed's): what others must not cover
     anchor: tuple[float, float]
     s: float  # standing height in pixels
-    shadow: tuple[float, float, float, float]  # ellipse centre x, y and half-axes in pixels
+    shadow: tuple[float, float, float, float] | None  # ellipse centre x, y and half-axes in pixels
     seat: float  # pelvis height over the ground in image, as a fraction of s (the bench seat of a sitter)
+    bed: Prop | None = None  # the bed someone lies in
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -147,41 +183,78 @@ def _shadow(pose, anchor, s, elevation) -> tuple[float, float, float, float]:
     )
 
 
+def _in_bed(
+    rng, pose, camera: Camera, size: int, fx: float, fy: float, s: float
+) -> tuple[object, Prop, tuple]:
+    """A new bed under the floor spot (fx, fy) and the lying-in-bed pose turned to it; returns the pose, the bed
+    (its ground point: the near edge) and the person's anchor, the spot lifted onto the mattress (pixels)."""
+    e = camera.elevation(fy)
+    bed = make_prop(rng, "bed", fx * size, fy * size, s, elevation=e)
+    w, d, h = bed_extent(bed.params, s, e)
+    if bed.params["along"]:  # head at the far end: the pose as sampled, the pelvis a little past the middle
+        bed.y += 0.55 * d
+        return pose, bed, (fx * size, fy * size - h)
+    head_left = bed.params["head_left"]  # facing image right and tipped back puts the head on the left
+    bed.x -= (0.04 if head_left else -0.04) * w
+    bed.y += 0.5 * d
+    return replace(pose, yaw=pose.yaw + (90.0 if head_left else -90.0)), bed, (fx * size, fy * size - h)
+
+
 def _place_person(
-    rng, spec: StyleSpec, camera: Camera, size: int, placed: list[_Person], tries: int = 15
+    rng,
+    spec: StyleSpec,
+    camera: Camera,
+    size: int,
+    placed: list[_Person],
+    tries: int = 15,
+    odds: dict[str, float] = POSTURE_ODDS,
+    floor: float = 0.0,
 ) -> tuple[_Person, str] | None:
-    postures = list(POSTURE_ODDS)
-    odds = np.array([POSTURE_ODDS[p] for p in postures])
+    postures = list(odds)
+    p_odds = np.array([odds[p] for p in postures])
     lo_h = max(spec.heights[0], 12.0 / size)
     for _ in range(tries):
-        posture = str(rng.choice(postures, p=odds / odds.sum()))
+        posture = str(rng.choice(postures, p=p_odds / p_odds.sum()))
         pose, support = sample_pose(rng, posture)
         if support == "bench":
             pose = replace(pose, yaw=float(rng.uniform(-50, 50)))
-        feasible = (camera.person_height(max(camera.horizon + 0.02, 0.12)), camera.person_height(1.1))
+        feasible = (camera.person_height(max(camera.horizon + 0.02, 0.12, floor)), camera.person_height(1.1))
         lo, hi = max(lo_h, feasible[0]), min(spec.heights[1], feasible[1])
         height = math.exp(rng.uniform(math.log(lo), math.log(max(hi, lo * 1.01))))
         fy, fx = camera.foot_row(height), float(rng.uniform(-0.05, 1.05))
         anchor, s = (fx * size, fy * size), height * size
         elevation, tilt = camera.elevation(fy), camera.tilt(fx, fy)
+        bed = None
+        if support == "bed":
+            pose, bed, anchor = _in_bed(rng, pose, camera, size, fx, fy, s)
+            _, depth, top = bed_extent(bed.params, s, elevation)
+            if bed.y - top - depth < floor * size:
+                continue  # the bed would reach into the back wall
         parts = project_figure(pose, sample_look(rng), anchor, s, elevation, tilt)
         b = parts_bounds(parts)
         if _overlap(b, (0, 0, size, size)) < 0.5 * _area(b):
             continue
+        if bed is not None:
+            bb = bed.bounds()
+            b = (min(b[0], bb[0]), min(b[1], bb[1]), max(b[2], bb[2]), max(b[3], bb[3]))
         if any(_overlap(b, q.bounds) > 0.45 * min(_area(b), _area(q.bounds)) for q in placed):
             continue
         seat = float(skeleton(pose)["pelvis"][1]) * math.cos(math.radians(elevation)) - 0.03
-        return _Person(posture, parts, b, anchor, s, _shadow(pose, anchor, s, elevation), seat), support
+        shadow = None if bed is not None else _shadow(pose, anchor, s, elevation)
+        return _Person(posture, parts, b, anchor, s, shadow, seat, bed), support
     return None
 
 
-def _occluder(rng, person: _Person, elevation: float) -> Prop:
+def _occluder(rng, person: _Person, elevation: float, indoor: bool = False) -> Prop:
     x0, y0, x1, y1 = person.bounds
     bw, bh, s = x1 - x0, y1 - y0, person.s
     ax, ay = person.anchor
     upright = not is_fall(person.posture) and bh > 0.6 * s  # a bench or bin in front would hide a faller
-    kind = str(rng.choice(["bush", "bench", "bin", "tree"] if upright else ["bush", "bush", "tree"]))
     y = max(ay, y1 - 0.02 * s) + 0.03 * s
+    if indoor:  # a chair, table or cabinet in front of someone standing; a chair or table before a faller
+        kind = str(rng.choice(["chair", "table", "cabinet"] if upright else ["chair", "table"]))
+        return make_prop(rng, kind, rng.uniform(x0, x1), y, s, elevation=elevation)
+    kind = str(rng.choice(["bush", "bench", "bin", "tree"] if upright else ["bush", "bush", "tree"]))
     if kind == "bush":
         return make_prop(
             rng,
@@ -201,11 +274,13 @@ def _occluder(rng, person: _Person, elevation: float) -> Prop:
     return make_prop(rng, "bench", ax + rng.uniform(-0.3, 0.3) * bw, y, s, elevation=elevation)
 
 
-def _scenery(rng, spec: StyleSpec, camera: Camera, size: int, people: list[_Person]) -> list[Prop]:
+def _scenery(
+    rng, spec: StyleSpec, camera: Camera, size: int, people: list[_Person], floor: float = 0.0
+) -> list[Prop]:
     props = []
     for kind, most in spec.props.items():
         for _ in range(int(rng.integers(0, most + 1))):
-            fy = float(rng.uniform(max(camera.horizon, 0.0) + 0.02, 1.05))
+            fy = float(rng.uniform(max(camera.horizon, 0.0, floor) + 0.02, 1.05))
             s = camera.person_height(fy) * size
             if s < 6:
                 continue
@@ -241,26 +316,44 @@ def render_scene(
     spec = style_spec(style, world)
     camera = Camera(float(rng.uniform(*spec.horizon)), float(rng.uniform(*spec.person_scale)))
     lighting = str(rng.choice(list(spec.lighting), p=list(spec.lighting.values())))
-    canvas = draw_backdrop(rng, size, camera, style)
+    indoor = style in INDOOR_STYLES
+    floor = 0.0
+    if indoor:
+        canvas, wall = draw_room(rng, size, camera)
+        floor = wall / size + 0.02
+    else:
+        canvas = draw_backdrop(rng, size, camera, style)
+    odds = ROOM_POSTURE_ODDS if indoor else POSTURE_ODDS
     n = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.3, 0.22, 0.18]))
     people: list[_Person] = []
     layers: list[tuple[float, int, object]] = []  # (ground row, order, person or prop): drawn far to near
     for i in range(n):
-        placed = _place_person(rng, spec, camera, size, people, 15 if i else 500)
+        placed = _place_person(rng, spec, camera, size, people, 15 if i else 500, odds, floor)
         if placed is None:
             continue
         person, support = placed
         people.append(person)
-        layers.append((person.anchor[1], 1, person))
-        if support == "bench":
+        row = person.anchor[1] if person.bed is None else person.bed.y  # in bed: drawn with the bed's row
+        layers.append((row, 1, person))
+        if person.bed is not None:
+            layers.append((row - 0.01, 0, person.bed))
+        elif support == "bench":
             e = camera.elevation(person.anchor[1] / size)
             y = person.anchor[1] + 0.1 * person.s * math.sin(math.radians(e))
-            bench = make_prop(rng, "bench", person.anchor[0], y, person.s, seat=person.seat, elevation=e)
-            layers.append((person.anchor[1] - 0.01, 0, bench))
+            seat = make_prop(
+                rng,
+                "chair" if indoor else "bench",
+                person.anchor[0],
+                y,
+                person.s,
+                seat=person.seat,
+                elevation=e,
+            )
+            layers.append((person.anchor[1] - 0.01, 0, seat))
         elif rng.random() < spec.occlusion:
-            occ = _occluder(rng, person, camera.elevation(person.anchor[1] / size))
+            occ = _occluder(rng, person, camera.elevation(person.anchor[1] / size), indoor)
             layers.append((occ.y, 2, occ))
-    layers += [(p.y, 0, p) for p in _scenery(rng, spec, camera, size, people)]
+    layers += [(p.y, 0, p) for p in _scenery(rng, spec, camera, size, people, floor)]
     shadow_strength = {"day": 0.45, "dusk": 0.35}.get(lighting, 0.2)
     lamps, labels = [], []
     for _, _, item in sorted(layers, key=lambda t: (t[0], t[1])):
@@ -269,8 +362,12 @@ def render_scene(
             if light is not None:
                 lamps.append(light)
             continue
-        _draw_shadow(canvas, item.shadow, shadow_strength)
+        if item.shadow is not None:
+            _draw_shadow(canvas, item.shadow, shadow_strength)
         box = draw_figure(canvas, item.parts)
+        if item.bed is not None:
+            bed = item.bed
+            draw_blanket(canvas, bed.x, bed.y, bed.s, bed.params["elevation"], bed.params)
         if box is not None:
             x0, y0, x1, y1 = box
             cls = STYLE_CLASS_NAMES[style].index(class_name(style, item.posture))
@@ -282,6 +379,6 @@ def render_scene(
             )
     image = apply_lighting(rng, canvas, lighting, lamps)
     image = degrade(rng, image, spec.quality, lighting in ("night", "ir"))
-    if style == "cctv" and rng.random() < 0.7:
+    if style == "cctv" and rng.random() < 0.7 or indoor and rng.random() < 0.5:
         image = timestamp(rng, image, lighting in ("night", "ir"))
     return image, labels
