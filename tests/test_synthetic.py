@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from fallkd_lib.data.synthetic import (
+    ALL_STYLES,
     FALL_POSTURES,
     NORMAL_POSTURES,
     STYLE_CLASS_NAMES,
@@ -251,7 +252,7 @@ def test_best_threshold_is_exhaustive():
     assert mixed["accuracy"] == 0.75 and mixed["majority_accuracy"] == 0.5
 
 
-@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("style", ALL_STYLES)
 @pytest.mark.slow
 def test_aspect_ratio_alone_does_not_separate_the_classes(tmp_path, style):
     generate_dataset(tmp_path, 200, seed=11, style=style, size=128, progress=False)
