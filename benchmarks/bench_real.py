@@ -1,8 +1,8 @@
 """Real footage, offline: train on one real image set, score on a camera never trained on, and measure what helps.
 
     nohup nice -n 19 .venv/bin/python benchmarks/bench_real.py --out /work/bench_real_out > bench_real.log 2>&1 &
-        [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 400] [--synth-styles park,cctv,room] [--synth-epochs 6]
-        [--det-epochs 20] [--seed 0]
+        [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 400] [--synth-epochs 6]
+        [--synth-styles park,cctv,room] [--det-synth-styles park,cctv] [--det-epochs 20] [--seed 0]
 
 Everything trains on `fall_action_laifi` (the merge's leakage-free re-split of it: 421 train, 123 valid, 141
 test images) and is scored on its test split and on `hospital_bed_rf` (care-room CCTV, day and night IR: the
@@ -73,8 +73,8 @@ from real_stages import (  # noqa: E402
     seed_tag,
 )
 
-from fallkd_lib.data.synthetic.scene import ALL_STYLES  # noqa: E402
-from fallkd_lib.real.stages import RealRecipe, real_crops, synthetic_crops  # noqa: E402
+from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES  # noqa: E402
+from fallkd_lib.real.stages import RealRecipe, real_crops, styles_tag, synthetic_crops  # noqa: E402
 
 TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
 
@@ -124,7 +124,12 @@ def main() -> int:
     parser.add_argument(
         "--synth-styles",
         default=",".join(ALL_STYLES),
-        help="synthetic styles to pretrain on (comma-separated)",
+        help="the classifiers' synthetic pretraining styles (comma-separated)",
+    )
+    parser.add_argument(
+        "--det-synth-styles",
+        default=",".join(STYLES),
+        help="the person detector's synthetic pretraining styles",
     )
     parser.add_argument("--synth-epochs", type=int, default=6)
     parser.add_argument("--det-epochs", type=int, default=20, help="epochs of each detector")
@@ -151,21 +156,33 @@ def main() -> int:
         return run(work, args)
 
 
+def split_styles(text: str) -> tuple[str, ...]:
+    """Styles from a comma-separated list."""
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
 def run(work: Path, args: argparse.Namespace) -> int:
     """The stages of main() in work/, timed one by one; the tables go to the terminal and to CSV files."""
     stage = Stages(work)
     recipe = RealRecipe(
         args.datasets,
         image_size=args.image_size,
+        synth_images=args.synth_images,
+        synth_styles=split_styles(args.synth_styles),
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
+        det_synth_styles=split_styles(args.det_synth_styles),
     )
     folders = stage("real crops", real_crops, recipe, work)
-    styles = tuple(s.strip() for s in args.synth_styles.split(",") if s.strip())
-    synth = stage("synthetic crops", synthetic_crops, work, args.synth_images, args.image_size, styles)
+    synth = stage(
+        "synthetic crops", synthetic_crops, work, args.synth_images, args.image_size, recipe.synth_styles
+    )
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     detectors["person_pretrained"] = stage(
-        "person detector (synthetic-pretrained)", pretrained_person_detector, work, recipe
+        f"person detector (synthetic-pretrained, {styles_tag(recipe.det_synth_styles)})",
+        pretrained_person_detector,
+        work,
+        recipe,
     )
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tag = seed_tag(args.seed)

@@ -20,6 +20,7 @@ def cmd_real(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         synth_images=args.synth_images,
         synth_styles=tuple(s.strip() for s in args.synth_styles.split(",") if s.strip()),
+        det_synth_styles=tuple(s.strip() for s in args.det_synth_styles.split(",") if s.strip()),
         synth_epochs=args.synth_epochs,
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
@@ -79,7 +80,12 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--synth-styles",
         default=",".join(d.synth_styles),
-        help="synthetic styles pretrained on, comma-separated (default %(default)s)",
+        help="the classifiers' synthetic pretraining styles, comma-separated (default %(default)s)",
+    )
+    p.add_argument(
+        "--det-synth-styles",
+        default=",".join(d.det_synth_styles),
+        help="the person detector's synthetic pretraining styles (default %(default)s)",
     )
     p.add_argument("--synth-epochs", type=int, default=d.synth_epochs, help="synthetic pretraining epochs")
     p.add_argument("--det-epochs", type=int, default=d.det_epochs, help="person detector epochs")

@@ -45,9 +45,16 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     saved = json.loads((tmp_path / "work" / "real.json").read_text())
     assert saved["classifier"] == summary["classifier"] and saved["recipe"]["train_source"] == "cam_a"
     assert Path(summary["detector"]).is_file() and (Path(summary["classifier"]) / "best.pt").is_file()
-    # the person detector started from one trained on the synthetic scenes
-    assert "person_synth_pretrained" in summary["detector"]
-    assert (tmp_path / "work" / "det_runs" / "synth_person" / "weights" / "best.pt").is_file()
+    # the person detector started from one trained on the outdoor synthetic scenes; the classifiers' pretraining
+    # crops hold all three styles
+    assert "person_synth_park_cctv" in summary["detector"]
+    assert (tmp_path / "work" / "det_runs" / "synth_person_park_cctv" / "weights" / "best.pt").is_file()
+    det_sources = json.loads(
+        (tmp_path / "work" / "synthetic" / "merged_park_cctv" / "report.json").read_text()
+    )
+    assert list(det_sources["counts"]["per_source"]) == ["synth_park", "synth_cctv"]
+    cls_sources = json.loads((tmp_path / "work" / "synthetic" / "merged" / "report.json").read_text())
+    assert list(cls_sources["counts"]["per_source"]) == ["synth_park", "synth_cctv", "synth_room"]
     assert set(summary["seconds"]) == {
         "real crops",
         "synthetic crops",

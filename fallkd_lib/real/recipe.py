@@ -5,7 +5,7 @@
     3. the student and the teacher pretrained on them
     4. the teacher fine-tuned on the real crops with camera augmentation
     5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
-    6. a person detector pretrained on the synthetic scenes, then trained on the training source's images
+    6. a person detector pretrained on the outdoor synthetic scenes, then trained on the training source's images
     7. the camera's operating point: the detector's confidence (and the image-level fall threshold) with the best
        fall F1 on the training source's valid split, behind the student
 
@@ -29,6 +29,7 @@ from fallkd_lib.real.stages import (
     pretrain_detector,
     real_crops,
     source_images,
+    styles_tag,
     synthetic_crops,
     train_source_detector,
 )
@@ -49,14 +50,14 @@ def crop_scores(record: dict) -> dict[str, float]:
 
 
 def person_detector(recipe: RealRecipe, work: Path) -> dict:
-    """The person detector: pretrained on the synthetic scenes (unless det_synth_epochs is 0), then trained on the
-    training source's images."""
+    """The person detector: pretrained on the synthetic scenes of recipe.det_synth_styles (unless det_synth_epochs
+    is 0), then trained on the training source's images (det_runs/person_synth_<styles>)."""
     if not recipe.det_synth_epochs:
         return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source)
-    start = pretrain_detector(work, recipe.det_synth_epochs)
-    return train_source_detector(
-        work, "person", recipe.det_epochs, recipe.train_source, start, "person_synth_pretrained"
-    )
+    styles = recipe.det_synth_styles
+    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images)
+    name = f"person_synth_{styles_tag(styles)}"
+    return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, start, name)
 
 
 def operating_point(work: Path, source: str, detector: str | Path, classifier: str | Path) -> dict:

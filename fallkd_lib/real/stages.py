@@ -14,7 +14,7 @@ from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.merge import merge_datasets
 from fallkd_lib.data.stage import render_styles
 from fallkd_lib.data.subsets import crops_by_source
-from fallkd_lib.data.synthetic.scene import ALL_STYLES, check_style
+from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES, check_style
 from fallkd_lib.errors import MissingFileError, UsageError
 
 # the shipped detector's recipe (fallkd_lib.detector.shipped), from scratch; epochs from RealRecipe.det_epochs
@@ -32,7 +32,8 @@ class RealRecipe:
     image_size: int = 64  # crop side of every classifier
     epochs: int = 20  # fine-tuning epochs on the real crops
     synth_images: int = 400  # synthetic scenes per style for pretraining
-    synth_styles: tuple[str, ...] = ALL_STYLES  # the outdoor two and the indoor room
+    synth_styles: tuple[str, ...] = ALL_STYLES  # the classifiers' pretraining: park, cctv and room
+    det_synth_styles: tuple[str, ...] = STYLES  # the detector's: outdoors (README: the room's cost)
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
     det_epochs: int = 20  # person detector epochs on the real images
     det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
@@ -64,13 +65,19 @@ def real_crops(recipe: RealRecipe, work: Path) -> dict[str, Path]:
     return crops_by_source(crops, Path(work) / "real" / "by_source")
 
 
-def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = ALL_STYLES) -> Path:
-    """Render the synthetic styles (the full world), merge them and cut crops the size of the real ones."""
-    root = Path(work) / "synthetic"
+def _render(root: Path, images: int, styles: Sequence[str]) -> list[dict]:
+    """Render (or finish) each style's scenes under root (the full world, 320 px, seed 0); their jobs."""
     jobs = [
         {"out": root / check_style(s), "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
         for s in styles
     ]
+    render_styles(jobs, progress=False)
+    return jobs
+
+
+def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = ALL_STYLES) -> Path:
+    """Render the synthetic styles (the full world), merge them and cut crops the size of the real ones."""
+    root = Path(work) / "synthetic"
     report = root / "merged" / "report.json"
     if report.is_file():
         merged = list(json.loads(report.read_text())["counts"]["per_source"])
@@ -79,7 +86,7 @@ def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = 
                 f"{root / 'merged'} merges {', '.join(merged)}, not the styles asked ({', '.join(styles)}): "
                 f"use another work folder, or delete {root} (and the runs trained on it) to render them again"
             )
-    render_styles(jobs, progress=False)
+    jobs = _render(root, images, styles)
     if not (root / "merged" / "data.yaml").is_file():
         merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)
     extract_crops(root / "merged", root / "crops", CropSpec(size, CROP_PAD), progress=False)
@@ -95,23 +102,26 @@ def pretrain(work: Path, synth: Path, cfg: TrainConfig, progress: bool = False) 
     return out / "best.pt"
 
 
-def pretrain_detector(work: Path, epochs: int) -> Path:
-    """A YOLOv5n person detector trained on the synthetic scenes of synthetic_crops (resumes): its best.pt, the
-    offline stand-in for COCO weights."""
+def styles_tag(styles: Sequence[str]) -> str:
+    """The folder-name suffix of a set of synthetic styles, e.g. "park_cctv"."""
+    return "_".join(check_style(s) for s in styles)
+
+
+def pretrain_detector(work: Path, epochs: int, styles: Sequence[str] = STYLES, images: int = 400) -> Path:
+    """A YOLOv5n person detector trained on the synthetic scenes of `styles` (rendered `images` per style if missing;
+    resumes): its best.pt, the offline stand-in for COCO weights. Its data and run are named by the styles."""
     from fallkd_lib.detector.dataset import detector_dataset
     from fallkd_lib.detector.train import train_detector
 
-    work = Path(work)
-    merged = work / "synthetic" / "merged"
+    work, tag = Path(work), styles_tag(styles)
+    jobs = _render(work / "synthetic", images, styles)
+    merged = work / "synthetic" / f"merged_{tag}"
     if not (merged / "data.yaml").is_file():
-        raise MissingFileError(
-            f"{merged}/data.yaml not found: render the synthetic scenes first (synthetic_crops)"
-        )
-    data = detector_dataset(merged, work / "det" / "synth_person", "person", progress=False)
+        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], merged, progress=False)
+    data = detector_dataset(merged, work / "det" / f"synth_person_{tag}", "person", progress=False)
     cfg = replace(DETECTOR, epochs=epochs)
-    return Path(
-        train_detector(data, cfg, work / "det_runs", "synth_person", plots=False, resume="auto")["best"]
-    )
+    run = f"synth_person_{tag}"
+    return Path(train_detector(data, cfg, work / "det_runs", run, plots=False, resume="auto")["best"])
 
 
 def train_source_detector(
