@@ -225,8 +225,9 @@ ex_alerts = [
 # models have only seen the synthetic world: expect them to struggle on real footage, and read the table as
 # the gap that the full profile's real data must close. On the ASSIST-IoT clips they alert both falls but also 6
 # of the 18 daily activities (sitting into a low chair, lying down on purpose: postures they never saw), and once
-# a glass door they take for a fallen person; the models of `fallkd real` alert one fall and 0 of 18 (the README
-# has the details). Models trained on real images with `fallkd real` come
+# a glass door they take for a fallen person; the models of one `fallkd real` run alert one fall and 0 of 18, while
+# another run's detector, less sure of real people, confirms no one at the camera's `confirm_conf` (0.3) and
+# alerts nothing: the README has the details. Models trained on real images with `fallkd real` come
 # with the `fallkd score-clips` command that runs them at their operating point: the detector confidence with
 # the best image-level fall F1 on their own validation split (a detector pretrained on rendered people scores
 # real ones low, so it is chosen, not assumed).

@@ -33,7 +33,9 @@ class RealRecipe:
     epochs: int = 20  # fine-tuning epochs on the real crops
     synth_images: int = 400  # synthetic scenes per style for pretraining
     synth_styles: tuple[str, ...] = ALL_STYLES  # the classifiers' pretraining: park, cctv and room
-    det_synth_styles: tuple[str, ...] = STYLES  # the detector's: outdoors (README: the room's cost)
+    det_synth_styles: tuple[str, ...] = (
+        STYLES  # the detector's: outdoors (README: room-pretrained, it was less sure)
+    )
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
     det_epochs: int = 20  # person detector epochs on the real images
     det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
