@@ -74,7 +74,13 @@ from real_stages import (  # noqa: E402
 )
 
 from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES  # noqa: E402
-from fallkd_lib.real.stages import RealRecipe, real_crops, styles_tag, synthetic_crops  # noqa: E402
+from fallkd_lib.real.stages import (  # noqa: E402
+    RealRecipe,
+    parse_styles,
+    real_crops,
+    styles_tag,
+    synthetic_crops,
+)
 
 TRAIN, OTHER = "fall_action_laifi", "hospital_bed_rf"
 
@@ -156,11 +162,6 @@ def main() -> int:
         return run(work, args)
 
 
-def split_styles(text: str) -> tuple[str, ...]:
-    """Styles from a comma-separated list."""
-    return tuple(s.strip() for s in text.split(",") if s.strip())
-
-
 def run(work: Path, args: argparse.Namespace) -> int:
     """The stages of main() in work/, timed one by one; the tables go to the terminal and to CSV files."""
     stage = Stages(work)
@@ -168,10 +169,10 @@ def run(work: Path, args: argparse.Namespace) -> int:
         args.datasets,
         image_size=args.image_size,
         synth_images=args.synth_images,
-        synth_styles=split_styles(args.synth_styles),
+        synth_styles=parse_styles(args.synth_styles),
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
-        det_synth_styles=split_styles(args.det_synth_styles),
+        det_synth_styles=parse_styles(args.det_synth_styles),
     )
     folders = stage("real crops", real_crops, recipe, work)
     synth = stage(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fallkd_lib.real.stages import RealRecipe
+from fallkd_lib.real.stages import RealRecipe, parse_styles
 
 
 def cmd_real(args: argparse.Namespace) -> None:
@@ -19,8 +19,8 @@ def cmd_real(args: argparse.Namespace) -> None:
         image_size=args.image_size,
         epochs=args.epochs,
         synth_images=args.synth_images,
-        synth_styles=tuple(s.strip() for s in args.synth_styles.split(",") if s.strip()),
-        det_synth_styles=tuple(s.strip() for s in args.det_synth_styles.split(",") if s.strip()),
+        synth_styles=parse_styles(args.synth_styles),
+        det_synth_styles=parse_styles(args.det_synth_styles),
         synth_epochs=args.synth_epochs,
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,

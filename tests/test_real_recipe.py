@@ -26,6 +26,21 @@ def test_a_missing_dataset_names_its_data_yaml_and_the_option(tmp_path) -> None:
     assert not (tmp_path / "w").exists()  # nothing written before the check
 
 
+def test_an_unknown_pretraining_style_stops_before_anything_is_written(tmp_path, capsys) -> None:
+    args = [
+        "real",
+        "--datasets",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "w"),
+        "--det-synth-styles",
+        "park,office",
+    ]
+    assert main(args) == 2
+    assert "unknown synthetic style 'office': choose one of park, cctv, room" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
 @pytest.mark.slow
 def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     for name, style, seed in (("cam_a", "park", 1), ("cam_b", "cctv", 2)):

@@ -34,7 +34,7 @@ class RealRecipe:
     synth_images: int = 400  # synthetic scenes per style for pretraining
     synth_styles: tuple[str, ...] = ALL_STYLES  # the classifiers' pretraining: park, cctv and room
     det_synth_styles: tuple[str, ...] = (
-        STYLES  # the detector's: outdoors (README: room-pretrained, it was less sure)
+        STYLES  # the detector's: outdoors (README: the room's run was less sure)
     )
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
     det_epochs: int = 20  # person detector epochs on the real images
@@ -67,14 +67,22 @@ def real_crops(recipe: RealRecipe, work: Path) -> dict[str, Path]:
     return crops_by_source(crops, Path(work) / "real" / "by_source")
 
 
-def _render(root: Path, images: int, styles: Sequence[str]) -> list[dict]:
-    """Render (or finish) each style's scenes under root (the full world, 320 px, seed 0); their jobs."""
+def parse_styles(text: str) -> tuple[str, ...]:
+    """Synthetic styles from a comma-separated list ("park,cctv,room"), each checked."""
+    return tuple(check_style(s.strip()) for s in text.split(",") if s.strip())
+
+
+def _render_merged(root: Path, images: int, styles: Sequence[str], merged: Path) -> Path:
+    """Render (or finish) each style's scenes under root (the full world, 320 px, seed 0) and merge them into
+    `merged` unless it is there; returns merged."""
     jobs = [
         {"out": root / check_style(s), "images": images, "seed": 0, "style": s, "size": 320, "world": "full"}
         for s in styles
     ]
     render_styles(jobs, progress=False)
-    return jobs
+    if not (merged / "data.yaml").is_file():
+        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], merged, progress=False)
+    return merged
 
 
 def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = ALL_STYLES) -> Path:
@@ -88,10 +96,8 @@ def synthetic_crops(work: Path, images: int, size: int, styles: Sequence[str] = 
                 f"{root / 'merged'} merges {', '.join(merged)}, not the styles asked ({', '.join(styles)}): "
                 f"use another work folder, or delete {root} (and the runs trained on it) to render them again"
             )
-    jobs = _render(root, images, styles)
-    if not (root / "merged" / "data.yaml").is_file():
-        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], root / "merged", progress=False)
-    extract_crops(root / "merged", root / "crops", CropSpec(size, CROP_PAD), progress=False)
+    merged = _render_merged(root, images, styles, root / "merged")
+    extract_crops(merged, root / "crops", CropSpec(size, CROP_PAD), progress=False)
     return root / "crops"
 
 
@@ -116,10 +122,7 @@ def pretrain_detector(work: Path, epochs: int, styles: Sequence[str] = STYLES, i
     from fallkd_lib.detector.train import train_detector
 
     work, tag = Path(work), styles_tag(styles)
-    jobs = _render(work / "synthetic", images, styles)
-    merged = work / "synthetic" / f"merged_{tag}"
-    if not (merged / "data.yaml").is_file():
-        merge_datasets([(f"synth_{j['style']}", j["out"]) for j in jobs], merged, progress=False)
+    merged = _render_merged(work / "synthetic", images, styles, work / "synthetic" / f"merged_{tag}")
     data = detector_dataset(merged, work / "det" / f"synth_person_{tag}", "person", progress=False)
     cfg = replace(DETECTOR, epochs=epochs)
     run = f"synth_person_{tag}"

@@ -85,6 +85,7 @@ SPECS = {
         {"bed": 2, "chair": 2, "cabinet": 2, "table": 1},
     ),
 }
+STAMP_ODDS = {"cctv": 0.7, "room": 0.5}  # how often a style's frames carry a burnt-in date and camera number
 WORLDS = ("full", "clear")
 CLEAR_LIGHTING = {"day": 0.6, "overcast": 0.25, "dusk": 0.15}
 
@@ -151,9 +152,8 @@ def class_name(style: str, posture: str) -> str:
 class _Person:
     posture: str
     parts: list[Part]
-    bounds: tuple[
-        float, float, float, float
-    ]  # the figure's extent (and its bed's): what others must not cover
+    # the figure's extent (and its bed's): what others must not cover
+    bounds: tuple[float, float, float, float]
     anchor: tuple[float, float]
     s: float  # standing height in pixels
     shadow: tuple[float, float, float, float] | None  # ellipse centre x, y and half-axes in pixels
@@ -184,20 +184,25 @@ def _shadow(pose, anchor, s, elevation) -> tuple[float, float, float, float]:
 
 
 def _in_bed(
-    rng, pose, camera: Camera, size: int, fx: float, fy: float, s: float
-) -> tuple[object, Prop, tuple]:
+    rng, pose, camera: Camera, size: int, fx: float, fy: float, s: float, floor: float
+) -> tuple[object, Prop, tuple] | None:
     """A new bed under the floor spot (fx, fy) and the lying-in-bed pose turned to it; returns the pose, the bed
-    (its ground point: the near edge) and the person's anchor, the spot lifted onto the mattress (pixels)."""
+    (its ground point: the near edge) and the person's anchor, the spot lifted onto the mattress (pixels), or None
+    when the bed would reach past the floor's far edge (row fraction `floor`) into the back wall."""
     e = camera.elevation(fy)
     bed = make_prop(rng, "bed", fx * size, fy * size, s, elevation=e)
     w, d, h = bed_extent(bed.params, s, e)
+    anchor = (fx * size, fy * size - h)
     if bed.params["along"]:  # head at the far end: the pose as sampled, the pelvis a little past the middle
         bed.y += 0.55 * d
-        return pose, bed, (fx * size, fy * size - h)
-    head_left = bed.params["head_left"]  # facing image right and tipped back puts the head on the left
-    bed.x -= (0.04 if head_left else -0.04) * w
-    bed.y += 0.5 * d
-    return replace(pose, yaw=pose.yaw + (90.0 if head_left else -90.0)), bed, (fx * size, fy * size - h)
+    else:  # facing image right and tipped back puts the head on the left
+        head_left = bed.params["head_left"]
+        bed.x -= (0.04 if head_left else -0.04) * w
+        bed.y += 0.5 * d
+        pose = replace(pose, yaw=pose.yaw + (90.0 if head_left else -90.0))
+    if bed.y - h - d < floor * size:
+        return None
+    return pose, bed, anchor
 
 
 def _place_person(
@@ -226,10 +231,10 @@ def _place_person(
         elevation, tilt = camera.elevation(fy), camera.tilt(fx, fy)
         bed = None
         if support == "bed":
-            pose, bed, anchor = _in_bed(rng, pose, camera, size, fx, fy, s)
-            _, depth, top = bed_extent(bed.params, s, elevation)
-            if bed.y - top - depth < floor * size:
-                continue  # the bed would reach into the back wall
+            in_bed = _in_bed(rng, pose, camera, size, fx, fy, s, floor)
+            if in_bed is None:
+                continue
+            pose, bed, anchor = in_bed
         parts = project_figure(pose, sample_look(rng), anchor, s, elevation, tilt)
         b = parts_bounds(parts)
         if _overlap(b, (0, 0, size, size)) < 0.5 * _area(b):
@@ -379,6 +384,7 @@ def render_scene(
             )
     image = apply_lighting(rng, canvas, lighting, lamps)
     image = degrade(rng, image, spec.quality, lighting in ("night", "ir"))
-    if style == "cctv" and rng.random() < 0.7 or indoor and rng.random() < 0.5:
+    stamp_odds = STAMP_ODDS.get(style, 0.0)
+    if stamp_odds and rng.random() < stamp_odds:
         image = timestamp(rng, image, lighting in ("night", "ir"))
     return image, labels
