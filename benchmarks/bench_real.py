@@ -46,6 +46,12 @@ class map dropped, 94 of them a `danger` patient, are left out).
    share called fall by the "+ camera augmentation" classifier alone, with the background class, and with the gate,
    each at its own operating threshold, and what each costs in fall recall on the detections of fallen people.
 
+4. Person detectors (table `person_detectors`, person_detectors.csv): does each person detector find the people
+   of laifi test and of hospital_bed_rf (every person box of its source) at all: AP50 and recall (its boxes down
+   to conf 0.02, ultralytics' 101-point AP), the share of images whose most confident box is a person, and the
+   median confidence of each found person's best box. Rows: the detector trained on the synthetic scenes only,
+   the one trained from scratch on laifi, and the recipe's (synthetic, then laifi).
+
 The issue's targets (fall F1 > 0.61 and accuracy > 0.60 on hospital_bed_rf, fall F1 >= 0.80 on the laifi test split)
 are printed beside the values. Every stage resumes from --out (default: a fresh temporary folder); stage times
 are kept in --out/stage_seconds.json, so a resumed run still reports how long each stage took when it ran.
@@ -77,6 +83,7 @@ from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES  # noqa: E402
 from fallkd_lib.real.stages import (  # noqa: E402
     RealRecipe,
     parse_styles,
+    pretrain_detector,
     real_crops,
     styles_tag,
     synthetic_crops,
@@ -185,6 +192,11 @@ def run(work: Path, args: argparse.Namespace) -> int:
         work,
         recipe,
     )
+    if recipe.det_synth_epochs:  # trained by the stage above: this reads its run back
+        synthetic_only = pretrain_detector(
+            work, recipe.det_synth_epochs, recipe.det_synth_styles, recipe.synth_images
+        )
+        detectors["person_synthetic"] = {"best": str(synthetic_only)}
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tag = seed_tag(args.seed)
     tables = stage(f"image level{tag}", image_level_stage, work, detectors, runs)

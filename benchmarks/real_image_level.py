@@ -1,5 +1,6 @@
 """bench_real's image-level stage: detections of every system on laifi valid / test and hospital_bed_rf (cached
-in --out), thresholds chosen on laifi valid, the image-level table and the "not a person" table."""
+in --out), thresholds chosen on laifi valid, the image-level table, the "not a person" table and the person
+detectors' table (do they find the people of each set at all)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from fallkd_lib.detector.image_systems import (
     with_detections,
 )
 from fallkd_lib.detector.not_person import detection_outcomes, source_people
+from fallkd_lib.detector.people_found import people_found
 from fallkd_lib.io import write_json_atomic
 from fallkd_lib.real.stages import merged_root, source_images
 from fallkd_lib.runtime.loaders import load_classifier, load_detector
@@ -132,7 +134,55 @@ def image_level_stage(work: Path, detectors: dict, runs: dict) -> dict[str, pd.D
     return {
         "image_level": table,
         "not_a_person": not_a_person(work, sets["other"], scored["other"], operating),
+        "person_detectors": person_detectors(work, sets, dets, detectors),
     }
+
+
+def synthetic_only_boxes(work: Path, sets: dict[str, list[dict]], weights: str) -> dict[str, list]:
+    """The synthetic-only person detector's boxes (conf >= DETECT_CONF) on every set, cached in work/image_level/."""
+    tag = hashlib.sha256(f"{weights}\n{DETECT_CONF}".encode()).hexdigest()[:10]
+    path = work / "image_level" / f"synthetic_only_{tag}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    detector, out = load_detector(weights), {}
+    for name, images in sets.items():
+        print(f"synthetic-only person detector on {name}", flush=True)
+        out[name] = [b.tolist() for b in detect_images(detector, images, DETECT_CONF)]
+    write_json_atomic(path, out)
+    return out
+
+
+def person_detectors(work: Path, sets: dict[str, list[dict]], dets: dict, detectors: dict) -> pd.DataFrame:
+    """Each person detector's AP50, recall (boxes down to DETECT_CONF), share of images whose most confident box
+    is a person, and the median best confidence of the people it found; hospital's people are every person box
+    of its source (source_people), whatever the class map kept."""
+    people = {"other": source_people(merged_root(work), sets["other"])}
+    boxes = {}
+    if "person_synthetic" in detectors:  # absent with --det-synth-epochs 0
+        synthetic = synthetic_only_boxes(work, sets, detectors["person_synthetic"]["best"])
+        boxes["synthetic only (before the real images)"] = synthetic
+    boxes |= {
+        "from scratch on laifi": {n: dets[n][SCRATCH_ROW] for n in sets},
+        "synthetic-pretrained, then laifi (the recipe's)": {
+            n: dets[n]["two-stage (+ KD (cached))"] for n in sets
+        },
+    }
+    rows = {}
+    for label, per_set in boxes.items():
+        row = {}
+        for name in ("laifi test", "other"):
+            images = with_detections(sets[name], per_set[name])
+            if name in people:
+                images = [{**i, "people": p} for i, p in zip(images, people[name], strict=True)]
+            r = people_found(images)
+            row |= {
+                f"{name} AP50": r["AP"],
+                f"{name} recall": r["recall"],
+                f"{name} top box a person": r["top_box_person"],
+                f"{name} best conf": r["best_conf_median"],
+            }
+        rows[label] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def not_a_person(work: Path, images: list[dict], scored: dict, operating: dict) -> pd.DataFrame:
