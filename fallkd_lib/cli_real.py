@@ -27,14 +27,28 @@ def cmd_real(args: argparse.Namespace) -> None:
     )
     summary = train_real(recipe, args.out)
     print(f"\nscores (trained on {recipe.train_source}; other camera: {recipe.other_source}):")
-    for model, s in summary["scores"].items():
-        if isinstance(s, dict):
-            print(
-                f"  {model:8s} test accuracy {s['test accuracy']:.3f}, fall F1 {s['test fall F1']:.3f}; "
-                f"other camera accuracy {s['other accuracy']:.3f}, fall F1 {s['other fall F1']:.3f}"
-            )
+    for model in ("teacher", "student"):
+        s = summary["scores"][model]
+        print(
+            f"  {model:8s} test accuracy {s['test accuracy']:.3f}, fall F1 {s['test fall F1']:.3f}; "
+            f"other camera accuracy {s['other accuracy']:.3f}, fall F1 {s['other fall F1']:.3f}"
+        )
     point = summary["operating_point"]
     print(f"  person detector valid mAP50 {summary['scores']['detector_valid_mAP50']:.3f}")
+    reach = summary["scores"]["detector_reach"]
+    for source, r in reach.items():
+        top = "-" if r["top_box_person"] is None else f"{r['top_box_person']:.0%}"
+        print(
+            f"  person detector on {source} ({', '.join(r['splits'])}): AP50 {r['AP']:.3f}, recall {r['recall']:.3f}, "
+            f"most confident box a person in {top} of images"
+        )
+    ours, theirs = (reach[name]["AP"] for name in (recipe.train_source, recipe.other_source))
+    if theirs < 0.5 * ours:
+        print(
+            f"  warning: the detector finds {recipe.other_source}'s people far less well than its own camera's, so "
+            "the two-stage system there is limited by it, not by the classifier; a detector pretrained on real "
+            "people (COCO weights: `fallkd train-det --profile full`, online) is the remedy"
+        )
     command = (
         f"fallkd score-clips CLIPS --detector {summary['detector']} --classifier {summary['classifier']} "
         "--out OUT --profile quick"

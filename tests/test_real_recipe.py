@@ -13,7 +13,7 @@ from fallkd_lib.cli import main
 from fallkd_lib.data.synthetic import generate_dataset
 from fallkd_lib.detector.image_level import OPERATING_GATES
 from fallkd_lib.errors import MissingFileError, UsageError
-from fallkd_lib.real.recipe import operating_point, train_real
+from fallkd_lib.real.recipe import detector_reach, operating_point, train_real
 from fallkd_lib.real.stages import RealRecipe, source_images
 
 
@@ -78,7 +78,14 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
         "student (KD)",
         "person detector",
         "operating point",
+        "detector on the other camera",
     }
+    reach = summary["scores"]["detector_reach"]
+    assert reach["cam_a"]["splits"] == ["test"] and reach["cam_b"]["splits"] == ["train", "valid", "test"]
+    assert reach["cam_b"]["images"] == len(
+        source_images(tmp_path / "work", "cam_b", ["train", "valid", "test"])
+    )
+    assert all(0 <= reach[c]["AP"] <= 1 for c in reach)
     # the camera's conf: one of the gates, chosen on cam_a's valid images, kept for these two models' files
     point = json.loads((tmp_path / "work" / "operating_point.json").read_text())
     assert point["conf"] is None or point["conf"] in OPERATING_GATES  # None: a 1-epoch detector found no one
@@ -155,3 +162,84 @@ def test_an_operating_point_needs_a_fall_in_the_valid_split(tmp_path, monkeypatc
     with pytest.raises(UsageError, match=r"cam_a: its valid split holds 1 images and none with a fall"):
         operating_point(tmp_path, "cam_a", detector, classifier)
     assert not (tmp_path / "operating_point.json").exists()
+
+
+def test_detector_reach_scores_both_cameras_and_is_cached_for_the_detector_file(
+    tmp_path, monkeypatch
+) -> None:
+    import fallkd_lib.detector.image_systems as systems
+    import fallkd_lib.real.recipe as recipe_module
+    import fallkd_lib.runtime.loaders as loaders
+
+    person = (0, 0, 10, 20)
+    images = {  # cam_a: its person found; cam_b: a box on nobody first, its person found second
+        "cam_a": [{"image": "a.jpg", "gt": [(person, "fall")]}],
+        "cam_b": [{"image": "b.jpg", "gt": [(person, "normal")]}],
+    }
+    rows = {"a.jpg": [[0, 0, 10, 20, 0.5, 0]], "b.jpg": [[50, 50, 60, 70, 0.6, 0], [0, 0, 10, 20, 0.2, 0]]}
+    calls = []
+    monkeypatch.setattr(recipe_module, "source_images", lambda work, source, splits: images[source])
+    monkeypatch.setattr(loaders, "load_detector", lambda path: "detector")
+
+    def detect(det, imgs, conf):
+        calls.append(conf)
+        return [np.array(rows[i["image"]], dtype=float) for i in imgs]
+
+    monkeypatch.setattr(systems, "detect_images", detect)
+    detector = tmp_path / "det.pt"
+    detector.write_bytes(b"weights")
+    recipe = RealRecipe(tmp_path, "cam_a", "cam_b")
+    reach = detector_reach(tmp_path, recipe, detector)
+    assert calls == [min(OPERATING_GATES)] * 2  # boxes down to the lowest gate the camera may choose
+    # cam_a: one person, found by the only box: ultralytics' perfect AP; cam_b: precision 1/2 at recall 1
+    assert reach["cam_a"]["AP"] == pytest.approx(0.995) and reach["cam_a"]["top_box_person"] == 1.0
+    assert reach["cam_b"]["AP"] == pytest.approx(0.5 * (1 - 0.005)) and reach["cam_b"]["recall"] == 1.0
+    assert reach["cam_b"]["top_box_person"] == 0.0
+    assert json.loads((tmp_path / "detector_reach.json").read_text()) == reach
+    assert detector_reach(tmp_path, recipe, detector) == reach and len(calls) == 2  # cached
+    os.utime(detector, ns=(detector.stat().st_atime_ns, detector.stat().st_mtime_ns + 10**9))
+    detector_reach(tmp_path, recipe, detector)
+    assert len(calls) == 4  # another detector file: scored again
+
+
+def test_fallkd_real_prints_the_detector_reach_and_warns_when_it_does_not_cross(
+    tmp_path, monkeypatch, capsys
+):
+    import fallkd_lib.real.recipe as recipe_module
+
+    crop = {"test accuracy": 0.9, "test fall F1": 0.9, "other accuracy": 0.6, "other fall F1": 0.5}
+    reach = {"splits": ["test"], "AP": 0.6, "recall": 0.8, "top_box_person": 0.7}
+    summary = {
+        "detector": "D.pt",
+        "classifier": "C",
+        "operating_point": {"conf": 0.05, "threshold": 0.4, "valid_fall_f1": 0.9, "valid_images": 10},
+        "scores": {
+            "teacher": crop,
+            "student": crop,
+            "detector_valid_mAP50": 0.55,
+            "detector_reach": {
+                "fall_action_laifi": reach,
+                "hospital_bed_rf": {
+                    **reach,
+                    "splits": ["train", "valid", "test"],
+                    "AP": 0.01,
+                    "top_box_person": None,
+                },
+            },
+        },
+        "seconds": {},
+    }
+    monkeypatch.setattr(recipe_module, "train_real", lambda recipe, out: summary)
+    assert main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w")]) in (0, None)
+    out = capsys.readouterr().out
+    assert (
+        "person detector on fall_action_laifi (test): AP50 0.600, recall 0.800, most confident box a person in 70%"
+        in out
+    )
+    assert "person detector on hospital_bed_rf (train, valid, test): AP50 0.010" in out
+    assert "warning: the detector finds hospital_bed_rf's people far less well than its own camera's" in out
+    summary["scores"]["detector_reach"]["hospital_bed_rf"]["AP"] = (
+        0.4  # two thirds of the source's: no warning
+    )
+    main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w")])
+    assert "far less well" not in capsys.readouterr().out

@@ -39,7 +39,8 @@ def match_people(dets: np.ndarray, people: Sequence, iou: float = 0.5) -> np.nda
 
 def people_found(images: Sequence[Mapping], iou: float = 0.5) -> dict:
     """AP at `iou` (AP50 by default), recall (every box counted), the share of images whose most confident box is a person, and the median
-    best confidence of the people found, over images that hold at least one person."""
+    best confidence of the people found, over images that hold at least one person (None: no such image, no
+    person found)."""
     from ultralytics.utils.metrics import compute_ap
 
     if not 0 < iou <= 1:
@@ -72,6 +73,6 @@ def people_found(images: Sequence[Mapping], iou: float = 0.5) -> dict:
         "iou": iou,
         "AP": ap,
         "recall": float(recall[-1]) if len(recall) else 0.0,
-        "top_box_person": top_is_person / with_people if with_people else float("nan"),
-        "best_conf_median": float(np.median(best_confs)) if best_confs else float("nan"),
+        "top_box_person": top_is_person / with_people if with_people else None,
+        "best_conf_median": float(np.median(best_confs)) if best_confs else None,
     }

@@ -8,6 +8,8 @@
     6. a person detector pretrained on the outdoor synthetic scenes, then trained on the training source's images
     7. the camera's operating point: the detector's confidence (and the image-level fall threshold) with the best
        fall F1 on the training source's valid split, behind the student
+    8. does the person detector find the people of the other camera: AP50 and recall there, beside its training
+       source's test split (what limits the two-stage system on a camera it never saw)
 
 Each model is scored on the training source's test split and on every crop of the other camera.
 """
@@ -34,7 +36,7 @@ from fallkd_lib.real.stages import (
     train_source_detector,
 )
 
-STEPS = 7
+STEPS = 8
 
 
 def crop_scores(record: dict) -> dict[str, float]:
@@ -109,6 +111,38 @@ def operating_point(work: Path, source: str, detector: str | Path, classifier: s
     return point
 
 
+def detector_reach(work: Path, recipe: RealRecipe, detector: str | Path) -> dict:
+    """people_found of the person detector (boxes down to the lowest operating gate) on the training source's test
+    split and on every image of the other camera, their labelled people being the merge's fall/normal boxes;
+    cached in work/detector_reach.json for this detector file as it was."""
+    import json
+
+    from fallkd_lib.detector.image_level import OPERATING_GATES
+    from fallkd_lib.detector.image_systems import detect_images, with_detections
+    from fallkd_lib.detector.people_found import people_found
+    from fallkd_lib.runtime.loaders import load_detector
+
+    key = {"detector": {str(detector): Path(detector).stat().st_mtime_ns}, "conf": min(OPERATING_GATES)}
+    path = Path(work) / "detector_reach.json"
+    if path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if {k: saved.get(k) for k in key} == key:
+            return saved
+    model, out = load_detector(detector), dict(key)
+    sets = {
+        recipe.train_source: (recipe.train_source, ["test"]),
+        recipe.other_source: (recipe.other_source, ["train", "valid", "test"]),
+    }
+    for label, (source, splits) in sets.items():
+        images = source_images(work, source, splits)
+        out[label] = {
+            "splits": splits,
+            **people_found(with_detections(images, detect_images(model, images, key["conf"]))),
+        }
+    write_json_atomic(path, out)
+    return out
+
+
 def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> dict:
     """Train (or resume) the real-data camera in work/; returns and writes work/real.json (models and scores)."""
     from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
@@ -163,6 +197,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
     point = step(
         "operating point", operating_point, work, recipe.train_source, det["best"], runs / "kd_cached"
     )
+    reach = step("detector on the other camera", detector_reach, work, recipe, det["best"])
     summary = {
         "recipe": {**asdict(recipe), "datasets": str(recipe.datasets)},
         "detector": det["best"],
@@ -173,6 +208,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
             "teacher": crop_scores(teacher),
             "student": crop_scores(kd),
             "detector_valid_mAP50": det["mAP50"],
+            "detector_reach": {k: reach[k] for k in (recipe.train_source, recipe.other_source)},
         },
         "seconds": seconds,
     }
