@@ -188,6 +188,33 @@ def test_confirm_gate_and_clipping() -> None:
     assert clipped.tolist() == [[0, 0, 5, 5, 0.9, 1]]
 
 
+def test_a_new_id_born_on_a_vanished_confirmed_track_is_confirmed_once() -> None:
+    standing, lying = (0, 0, 10, 40), (0, 20, 40, 40)  # overlap 10 x 20 = 200 of the smaller (400): 0.5
+    row = lambda box, conf, track: [*box, conf, track]  # noqa: E731
+
+    def gate_after_standing() -> boxes.TrackGate:
+        gate = boxes.TrackGate(0.3, forget_after=2.0)
+        assert len(gate.filter(0.0, np.array([row(standing, 0.5, 1)], float))) == 1  # confirmed by its conf
+        return gate
+
+    gate = gate_after_standing()  # track 1 vanishes; track 2 appears where it was, weak: the same person
+    assert gate.filter(0.2, np.array([row(lying, 0.1, 2)], float))[:, 5].tolist() == [2]
+    assert gate.handovers == 1
+    assert gate.filter(0.4, np.array([row(lying, 0.1, 2)], float))[:, 5].tolist() == [2]  # and stays so
+    gate = gate_after_standing()  # track 1 still seen beside it: a second thing, not a new id for the person
+    kept = gate.filter(0.2, np.array([row(standing, 0.1, 1), row(lying, 0.1, 2)], float))
+    assert kept[:, 5].tolist() == [1] and gate.handovers == 0
+    gate = gate_after_standing()  # far from where track 1 was
+    assert len(gate.filter(0.2, np.array([row((30, 30, 40, 40), 0.1, 2)], float))) == 0
+    gate = boxes.TrackGate(
+        0.3, forget_after=2.0
+    )  # track 2 was there beside track 1, unconfirmed: only a first
+    gate.filter(0.0, np.array([row(standing, 0.5, 1), row(lying, 0.1, 2)], float))  # box takes over
+    assert len(gate.filter(0.2, np.array([row(lying, 0.1, 2)], float))) == 0
+    gate = gate_after_standing()  # track 1 forgotten (unseen 2 s or more): nothing to take over
+    assert len(gate.filter(2.5, np.array([row(lying, 0.1, 2)], float))) == 0 and gate.handovers == 0
+
+
 def test_a_looping_source_replays_with_time_running_on(tmp_path) -> None:
     import itertools
 

@@ -3,6 +3,8 @@ and the confirm_conf gate. numpy only; Python 3.6."""
 
 import numpy as np
 
+from .fall_state import HANDOVER, _overlap
+
 
 def box_iou(a_xyxy, b_xyxy):
     """Pairwise IoU (N, M) of two sets of (x1, y1, x2, y2) boxes, float64; empty or inverted boxes give 0.
@@ -101,14 +103,20 @@ def clip_boxes(dets, width, height):
 
 
 class TrackGate(object):
-    """The confirm_conf gate: a track is confirmed by one box with conf >= confirm_conf and stays so until unseen
-    for forget_after seconds; only confirmed tracks' boxes pass. confirm_conf None lets every box pass."""
+    """The confirm_conf gate: only confirmed tracks' boxes pass. A track is confirmed by one box with conf >=
+    confirm_conf, or, at its first box, when that box overlaps (by HANDOVER of the smaller box) the last box of a
+    confirmed track not seen in this frame: the tracker gave a confirmed person a new id, as trackers do when someone
+    falls (a tall box turns wide), and the lying person scores under confirm_conf. A track stays confirmed until
+    unseen for forget_after seconds. confirm_conf None lets every box pass."""
 
     def __init__(self, confirm_conf, forget_after):
         """Remember the thresholds; no track is confirmed yet."""
         self.confirm_conf, self.forget_after = confirm_conf, float(forget_after)
         self.confirmed = {}  # track id -> last time seen
+        self.last_box = {}  # confirmed track id -> its last box
+        self.seen = {}  # every track id seen (confirmed or not) -> last time seen: a new id is a handover candidate
         self.unconfirmed = 0  # boxes held back so far
+        self.handovers = 0  # tracks confirmed by taking over a confirmed track that vanished
 
     def filter(self, timestamp, dets):
         """The rows of (N, 6) x1 y1 x2 y2 conf track_id whose track is confirmed at `timestamp` (seconds)."""
@@ -116,10 +124,19 @@ class TrackGate(object):
             return dets
         forget = self.forget_after
         self.confirmed = {t: seen for t, seen in self.confirmed.items() if timestamp - seen <= forget}
+        self.last_box = {t: box for t, box in self.last_box.items() if t in self.confirmed}
+        self.seen = {t: seen for t, seen in self.seen.items() if timestamp - seen <= forget}
+        here = set(int(det[5]) for det in dets)
+        vanished = [box for t, box in self.last_box.items() if t not in here]
         keep = np.zeros(len(dets), dtype=bool)
         for i, det in enumerate(dets):
             track = int(det[5])
-            if det[4] >= self.confirm_conf or track in self.confirmed:
-                self.confirmed[track], keep[i] = timestamp, True
+            keep[i] = det[4] >= self.confirm_conf or track in self.confirmed
+            if not keep[i] and track not in self.seen:
+                keep[i] = any(_overlap(box, det[:4]) >= HANDOVER for box in vanished)
+                self.handovers += int(keep[i])
+            self.seen[track] = timestamp
+            if keep[i]:
+                self.confirmed[track], self.last_box[track] = timestamp, tuple(float(v) for v in det[:4])
         self.unconfirmed += int((~keep).sum())
         return dets[keep]
