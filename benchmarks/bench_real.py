@@ -2,7 +2,8 @@
 
     nohup nice -n 19 .venv/bin/python benchmarks/bench_real.py --out /work/bench_real_out > bench_real.log 2>&1 &
         [--datasets ../shared/datasets] [--image-size 64] [--epochs 20] [--synth-images 400] [--synth-epochs 6]
-        [--synth-styles park,cctv,room] [--det-synth-styles park,cctv] [--det-epochs 20] [--seed 0]
+        [--synth-styles park,cctv,room] [--det-synth-styles park,cctv,room] [--no-det-paste] [--det-epochs 20]
+        [--seed 0]
 
 Everything trains on `fall_action_laifi` (the merge's leakage-free re-split of it: 421 train, 123 valid, 141
 test images) and is scored on its test split and on `hospital_bed_rf` (care-room CCTV, day and night IR: the
@@ -28,10 +29,11 @@ class map dropped, 94 of them a `danger` patient, are left out).
    laifi valid split (ties: the higher), then applied to laifi test and hospital_bed_rf. YOLOv5n detectors, 320 px,
    trained on the laifi train images with the same recipe (the shipped detector's: batch 16, --det-epochs), best
    epoch by valid mAP: a fall/normal and a person detector from scratch, and the recipe's person detector, first
-   trained --det-synth-epochs on the synthetic scenes (the offline stand-in for COCO weights):
+   trained --det-synth-epochs on the synthetic scenes with the laifi train split's people pasted into them
+   (fallkd_lib.data.paste; --no-det-paste: rendered people only), the offline stand-in for COCO weights:
 
     detector only           the 2-class fall/normal detector; score = the confidence of a box it calls fall
-    two-stage (V)           the synthetic-pretrained person detector (boxes with conf >= 0.25, the camera's default)
+    two-stage (V)           the recipe's pretrained person detector (boxes with conf >= 0.25, the camera's default)
                             + classifier V; score = the classifier's fall probability
     ..., from scratch       the KD student behind the person detector trained from scratch
     two-stage (...) + gate  the same with a higher gate on the detector's confidence, chosen with the threshold on
@@ -79,11 +81,12 @@ from real_stages import (  # noqa: E402
     seed_tag,
 )
 
-from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES  # noqa: E402
+from fallkd_lib.data.synthetic.scene import ALL_STYLES  # noqa: E402
 from fallkd_lib.real.stages import (  # noqa: E402
     RealRecipe,
     parse_styles,
     pretrain_detector,
+    pretraining_kind,
     real_crops,
     styles_tag,
     synthetic_crops,
@@ -141,8 +144,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--det-synth-styles",
-        default=",".join(STYLES),
+        default=",".join(ALL_STYLES),
         help="the person detector's synthetic pretraining styles",
+    )
+    parser.add_argument(
+        "--no-det-paste",
+        dest="det_paste",
+        action="store_false",
+        help="pretrain the person detector on rendered people only (default: laifi's people pasted in)",
     )
     parser.add_argument("--synth-epochs", type=int, default=6)
     parser.add_argument("--det-epochs", type=int, default=20, help="epochs of each detector")
@@ -180,6 +189,7 @@ def run(work: Path, args: argparse.Namespace) -> int:
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
         det_synth_styles=parse_styles(args.det_synth_styles),
+        det_paste=args.det_paste,
     )
     folders = stage("real crops", real_crops, recipe, work)
     synth = stage(
@@ -187,16 +197,19 @@ def run(work: Path, args: argparse.Namespace) -> int:
     )
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     detectors["person_pretrained"] = stage(
-        f"person detector (synthetic-pretrained, {styles_tag(recipe.det_synth_styles)})",
+        f"person detector ({pretraining_kind(recipe.train_source if recipe.det_paste else None)}-pretrained, "
+        f"{styles_tag(recipe.det_synth_styles)})",
         pretrained_person_detector,
         work,
         recipe,
     )
     if recipe.det_synth_epochs:  # trained by the stage above: this reads its run back
+        paste = recipe.train_source if recipe.det_paste else None
         synthetic_only = pretrain_detector(
-            work, recipe.det_synth_epochs, recipe.det_synth_styles, recipe.synth_images
+            work, recipe.det_synth_epochs, recipe.det_synth_styles, recipe.synth_images, paste
         )
-        detectors["person_synthetic"] = {"best": str(synthetic_only)}
+        kind = "synthetic scenes, laifi's people pasted in" if paste else "synthetic scenes only"
+        detectors["person_synthetic"] = {"best": str(synthetic_only), "label": f"pretraining only ({kind})"}
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tag = seed_tag(args.seed)
     tables = stage(f"image level{tag}", image_level_stage, work, detectors, runs)

@@ -160,7 +160,7 @@ def person_detectors(work: Path, sets: dict[str, list[dict]], dets: dict, detect
     boxes = {}
     if "person_synthetic" in detectors:  # absent with --det-synth-epochs 0
         synthetic = synthetic_only_boxes(work, sets, detectors["person_synthetic"]["best"])
-        boxes["synthetic only (before the real images)"] = synthetic
+        boxes[detectors["person_synthetic"]["label"]] = synthetic
     boxes |= {
         "from scratch on laifi": {n: dets[n][SCRATCH_ROW] for n in sets},
         "synthetic-pretrained, then laifi (the recipe's)": {

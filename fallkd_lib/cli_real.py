@@ -24,6 +24,7 @@ def cmd_real(args: argparse.Namespace) -> None:
         synth_epochs=args.synth_epochs,
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
+        det_paste=args.det_paste,
     )
     summary = train_real(recipe, args.out)
     print(f"\nscores (trained on {recipe.train_source}; other camera: {recipe.other_source}):")
@@ -68,7 +69,7 @@ def cmd_real(args: argparse.Namespace) -> None:
     print(f"seconds per step: {summary['seconds']}; {Path(args.out) / 'real.json'}")
     print(
         "\nscore it on labelled clips (the quick camera settings, weak boxes tracked and a track confirmed at 0.3, "
-        f"suit a detector pretrained on rendered people, at the conf chosen above): {command} --loop-seconds 40"
+        f"suit a detector pretrained offline, at the conf chosen above): {command} --loop-seconds 40"
     )
 
 
@@ -108,5 +109,12 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=d.det_synth_epochs,
         help="person detector pretraining epochs on the synthetic scenes (0: from scratch)",
+    )
+    p.add_argument(
+        "--no-det-paste",
+        dest="det_paste",
+        action="store_false",
+        help="pretrain the detector on rendered people only (default: the training source's people are pasted "
+        "into its synthetic scenes)",
     )
     p.set_defaults(func=cmd_real)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fallkd_lib.cli import main
+from fallkd_lib.data import paste
 from fallkd_lib.data.synthetic import generate_dataset
 from fallkd_lib.detector.image_level import OPERATING_GATES
 from fallkd_lib.errors import MissingFileError, UsageError
@@ -60,14 +61,21 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     saved = json.loads((tmp_path / "work" / "real.json").read_text())
     assert saved["classifier"] == summary["classifier"] and saved["recipe"]["train_source"] == "cam_a"
     assert Path(summary["detector"]).is_file() and (Path(summary["classifier"]) / "best.pt").is_file()
-    # the person detector started from one trained on the outdoor synthetic scenes; the classifiers' pretraining
-    # crops hold all three styles
-    assert "person_synth_park_cctv" in summary["detector"]
-    assert (tmp_path / "work" / "det_runs" / "synth_person_park_cctv" / "weights" / "best.pt").is_file()
-    det_sources = json.loads(
-        (tmp_path / "work" / "synthetic" / "merged_park_cctv" / "report.json").read_text()
+    # the person detector started from one trained on the synthetic scenes of the three styles with cam_a's
+    # train-split people pasted in (none of the other camera's); the classifiers' crops hold the same three styles
+    assert "person_pasted_park_cctv_room" in summary["detector"]
+    assert (tmp_path / "work" / "det_runs" / "pasted_person_park_cctv_room" / "weights" / "best.pt").is_file()
+    pasted = json.loads(
+        (tmp_path / "work" / "synthetic" / "pasted_park_cctv_room" / "paste_report.json").read_text()
     )
-    assert list(det_sources["counts"]["per_source"]) == ["synth_park", "synth_cctv"]
+    assert pasted["sources"] == ["cam_a"] and pasted["cuts"] > 0
+    assert pasted["cuts"] == len(
+        paste.people_cuts(tmp_path / "work" / "real" / "merged", "train", ("cam_a",))
+    )
+    det_sources = json.loads(
+        (tmp_path / "work" / "synthetic" / "merged_park_cctv_room" / "report.json").read_text()
+    )
+    assert list(det_sources["counts"]["per_source"]) == ["synth_park", "synth_cctv", "synth_room"]
     cls_sources = json.loads((tmp_path / "work" / "synthetic" / "merged" / "report.json").read_text())
     assert list(cls_sources["counts"]["per_source"]) == ["synth_park", "synth_cctv", "synth_room"]
     assert set(summary["seconds"]) == {
@@ -229,8 +237,10 @@ def test_fallkd_real_prints_the_detector_reach_and_warns_when_it_does_not_cross(
         },
         "seconds": {},
     }
-    monkeypatch.setattr(recipe_module, "train_real", lambda recipe, out: summary)
+    recipes = []
+    monkeypatch.setattr(recipe_module, "train_real", lambda recipe, out: recipes.append(recipe) or summary)
     assert main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w")]) in (0, None)
+    assert recipes[-1].det_paste is True and recipes[-1].det_synth_styles == ("park", "cctv", "room")
     out = capsys.readouterr().out
     assert (
         "person detector on fall_action_laifi (test): AP50 0.600, recall 0.800, most confident box a person in 70%"
@@ -241,5 +251,6 @@ def test_fallkd_real_prints_the_detector_reach_and_warns_when_it_does_not_cross(
     summary["scores"]["detector_reach"]["hospital_bed_rf"]["AP"] = (
         0.4  # two thirds of the source's: no warning
     )
-    main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w")])
+    main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w"), "--no-det-paste"])
     assert "far less well" not in capsys.readouterr().out
+    assert recipes[-1].det_paste is False  # rendered people only

@@ -5,7 +5,8 @@
     3. the student and the teacher pretrained on them
     4. the teacher fine-tuned on the real crops with camera augmentation
     5. the student distilled from it (cached teacher outputs, the reference recipe a=0.85, T=2)
-    6. a person detector pretrained on the outdoor synthetic scenes, then trained on the training source's images
+    6. a person detector pretrained on the synthetic scenes with the training source's people pasted in (real people
+       at the sizes, places and lighting of the rendered cameras), then trained on the training source's images
     7. the camera's operating point: the detector's confidence (and the image-level fall threshold) with the best
        fall F1 on the training source's valid split, behind the student
     8. does the person detector find the people of the other camera: AP50 and recall there, beside its training
@@ -29,6 +30,7 @@ from fallkd_lib.real.stages import (
     merged_root,
     pretrain,
     pretrain_detector,
+    pretraining_kind,
     real_crops,
     source_images,
     styles_tag,
@@ -52,13 +54,14 @@ def crop_scores(record: dict) -> dict[str, float]:
 
 
 def person_detector(recipe: RealRecipe, work: Path) -> dict:
-    """The person detector: pretrained on the synthetic scenes of recipe.det_synth_styles (unless det_synth_epochs
-    is 0), then trained on the training source's images (det_runs/person_synth_<styles>)."""
+    """The person detector: pretrained on the synthetic scenes of recipe.det_synth_styles, the training source's
+    people pasted in when recipe.det_paste (unless det_synth_epochs is 0), then trained on the training source's
+    images (det_runs/person_pasted_<styles>, or person_synth_<styles> without pasting)."""
     if not recipe.det_synth_epochs:
         return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source)
-    styles = recipe.det_synth_styles
-    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images)
-    name = f"person_synth_{styles_tag(styles)}"
+    styles, paste = recipe.det_synth_styles, recipe.train_source if recipe.det_paste else None
+    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images, paste)
+    name = f"person_{pretraining_kind(paste)}_{styles_tag(styles)}"
     return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, start, name)
 
 

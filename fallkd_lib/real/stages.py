@@ -12,6 +12,7 @@ from fallkd_lib.config import DetectConfig, TrainConfig
 from fallkd_lib.data.crops import extract_crops
 from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.merge import merge_datasets
+from fallkd_lib.data.paste import paste_dataset
 from fallkd_lib.data.stage import render_styles
 from fallkd_lib.data.subsets import crops_by_source
 from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES, check_style
@@ -33,9 +34,8 @@ class RealRecipe:
     epochs: int = 20  # fine-tuning epochs on the real crops
     synth_images: int = 400  # synthetic scenes per style for pretraining
     synth_styles: tuple[str, ...] = ALL_STYLES  # the classifiers' pretraining: park, cctv and room
-    det_synth_styles: tuple[str, ...] = (
-        STYLES  # the detector's: outdoors (README: the room's run was less sure)
-    )
+    det_synth_styles: tuple[str, ...] = ALL_STYLES  # the detector's pretraining scenes
+    det_paste: bool = True  # paste the training source's people into them (fallkd_lib.data.paste)
     synth_epochs: int = 6  # pretraining epochs on the synthetic crops
     det_epochs: int = 20  # person detector epochs on the real images
     det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
@@ -115,17 +115,32 @@ def styles_tag(styles: Sequence[str]) -> str:
     return "_".join(check_style(s) for s in styles)
 
 
-def pretrain_detector(work: Path, epochs: int, styles: Sequence[str] = STYLES, images: int = 400) -> Path:
+def pretraining_kind(paste_from: str | None) -> str:
+    """How the detector's pretraining scenes were made, as its folders name it: "pasted" (real people pasted into
+    the rendered scenes) or "synth" (rendered people only)."""
+    return "pasted" if paste_from else "synth"
+
+
+def pretrain_detector(
+    work: Path, epochs: int, styles: Sequence[str] = STYLES, images: int = 400, paste_from: str | None = None
+) -> Path:
     """A YOLOv5n person detector trained on the synthetic scenes of `styles` (rendered `images` per style if missing;
-    resumes): its best.pt, the offline stand-in for COCO weights. Its data and run are named by the styles."""
+    resumes): its best.pt, the offline stand-in for COCO weights. With paste_from (a source of the merged real data),
+    the people of that source's train split are first pasted into the scenes (paste_dataset): real people at the
+    sizes, places and lighting of the rendered cameras. Data and run: det/<kind>_person_<styles>, det_runs/ the same
+    (kind: pretraining_kind)."""
     from fallkd_lib.detector.dataset import detector_dataset
     from fallkd_lib.detector.train import train_detector
 
     work, tag = Path(work), styles_tag(styles)
-    merged = _render_merged(work / "synthetic", images, styles, work / "synthetic" / f"merged_{tag}")
-    data = detector_dataset(merged, work / "det" / f"synth_person_{tag}", "person", progress=False)
+    scenes = _render_merged(work / "synthetic", images, styles, work / "synthetic" / f"merged_{tag}")
+    if paste_from:
+        pasted = work / "synthetic" / f"pasted_{tag}"
+        paste_dataset(scenes, merged_root(work), pasted, sources=(paste_from,), progress=False)
+        scenes = pasted
+    run = f"{pretraining_kind(paste_from)}_person_{tag}"
+    data = detector_dataset(scenes, work / "det" / run, "person", progress=False)
     cfg = replace(DETECTOR, epochs=epochs)
-    run = f"synth_person_{tag}"
     return Path(train_detector(data, cfg, work / "det_runs", run, plots=False, resume="auto")["best"])
 
 
