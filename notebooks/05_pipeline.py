@@ -150,9 +150,13 @@ clips = generate_clip_set(settings.data_dir / "clips" / PROFILE, **CLIPS, progre
 # matched on IoU alone). Boxes that weak also find clutter: a bin, a bench. The **confirmation** step removes
 # it: a track reaches the classifier only after one of its boxes scored at least `confirm_conf` (0.3), and
 # stays confirmed while it is seen. A fall is a change: the person was seen clearly, usually upright, before
-# going down; a bin was never seen clearly as a person. Boxes held back this way are counted in
-# `summary["unconfirmed_boxes"]`. The price: someone found already lying when the camera starts, and never
-# detected confidently, is not followed: that needs a separate "found down" rule, with a much longer wait.
+# going down; a bin was never seen clearly as a person. Trackers often give a person a **new id** exactly when
+# they fall (a tall box turns wide and the two no longer overlap enough to match), and the new, lying track may
+# never score `confirm_conf`: so a track's first box that overlaps a confirmed track which has just vanished takes
+# over its confirmation (the fall state hands it the old track's boxes too, so the fall is still seen). Boxes held
+# back are counted in `summary["unconfirmed_boxes"]`. The price: someone found already lying when the camera
+# starts, and never detected confidently, is not followed: that needs a separate "found down" rule, with a much
+# longer wait.
 
 # %%
 from fallkd_lib.runtime.pipeline import FallPipeline

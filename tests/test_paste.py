@@ -127,7 +127,15 @@ def test_paste_dataset_adds_labelled_people_and_keeps_the_scenes(tmp_path: Path)
     assert Image.open(image).size == (64, 64)
     stamp = image.stat().st_mtime_ns
     again = paste_dataset(scenes, people, tmp_path / "out", spec, sources=("a",), progress=False)
-    assert again["pasted_this_run"] == 0 and image.stat().st_mtime_ns == stamp  # resumed: nothing redone
+    assert again == report and image.stat().st_mtime_ns == stamp  # finished: nothing redone, the same report
+    before = image.read_bytes()
+    (tmp_path / "out" / "train" / "labels" / "s2.txt").unlink()  # interrupted between s2's image and labels
+    partial = paste_dataset(scenes, people, tmp_path / "out", spec, sources=("a",), progress=False)
+    assert partial["pasted_this_run"] + partial["skipped_no_room"] == 2  # s2 alone, pasted again
+    assert (
+        image.read_bytes() == before
+        and labels["s2"] == (image.parent.parent / "labels" / "s2.txt").read_text().splitlines()
+    )
     paste_dataset(scenes, people, tmp_path / "out2", spec, sources=("a",), progress=False)
     assert (tmp_path / "out2" / "train" / "images" / "s2.jpg").read_bytes() == image.read_bytes()  # seeded
 

@@ -165,7 +165,8 @@ def paste_dataset(
 ) -> dict:
     """Paste the people of `people`'s train split (of `sources` only, if given) into every scene of `scenes` (both
     YOLO datasets with the same class names, e.g. merged ones); writes OUT as a YOLO dataset and returns (and
-    saves) the report. Resumes: an image already written is kept (its labels are written after it)."""
+    saves) the report. Resumes: an image already written is kept (its labels are written after it); a finished
+    folder returns the report it saved."""
     spec = spec or PasteSpec()
     spec.check()
     scenes, people, out = Path(scenes), Path(people), Path(out)
@@ -195,13 +196,14 @@ def paste_dataset(
                 "use another folder, or delete it to paste again"
             )
     items = list(yolo.iter_dataset(scenes))
-    pasted, skipped, counts = 0, 0, {}
+    pasted, skipped, written, counts = 0, 0, 0, {}
     for k, item in enumerate(tqdm(items, desc="paste people", unit="scene", disable=not progress)):
         image_out = out / item.split / "images" / f"{item.image.stem}.jpg"
         label_out = out / item.split / "labels" / f"{item.image.stem}.txt"
         counts[item.split] = counts.get(item.split, 0) + 1
         if image_out.is_file() and label_out.is_file():
             continue
+        written += 1
         rng = np.random.default_rng([spec.seed, k])
         scene = np.array(open_rgb(item.image))
         height, width = scene.shape[:2]
@@ -236,6 +238,8 @@ def paste_dataset(
         image_out.parent.mkdir(parents=True, exist_ok=True)
         save_image_atomic(_degrade(Image.fromarray(scene), rng), image_out, quality=int(rng.integers(50, 93)))
         yolo.write_labels(label_out, boxes)
+    if not written and (out / REPORT_FILE).is_file():
+        return read_paste_report(out)  # finished before: its report stands
     yolo.write_data_yaml(out, names)
     report = {
         **asked,
