@@ -163,9 +163,7 @@ def person_detectors(work: Path, sets: dict[str, list[dict]], dets: dict, detect
         boxes[detectors["person_synthetic"]["label"]] = synthetic
     boxes |= {
         "from scratch on laifi": {n: dets[n][SCRATCH_ROW] for n in sets},
-        "synthetic-pretrained, then laifi (the recipe's)": {
-            n: dets[n]["two-stage (+ KD (cached))"] for n in sets
-        },
+        "pretrained, then laifi (the recipe's)": {n: dets[n]["two-stage (+ KD (cached))"] for n in sets},
     }
     rows = {}
     for label, per_set in boxes.items():
