@@ -229,10 +229,11 @@ ex_alerts = [
 # models have only seen the synthetic world: expect them to struggle on real footage, and read the table as
 # the gap that the full profile's real data must close. On the ASSIST-IoT clips they alert both falls but also 6
 # of the 18 daily activities (sitting into a low chair, lying down on purpose: postures they never saw), and once
-# a glass door they take for a fallen person. The models `fallkd real` trains (its detector pretrained on rendered
+# a glass door they take for a fallen person. The models of a `fallkd real` run (its detector pretrained on rendered
 # scenes with the training set's real people pasted into them) alert both falls within 2 s of landing, both
-# lying-still clips at 30 s and none of the 18 daily activities; a detector pretrained on rendered people only is
-# too unsure of real people to confirm anyone at `confirm_conf` (0.3): the README has the details. Models
+# lying-still clips at 30 s and none of the 18 daily activities, but a second training of the same detector (another
+# seed) is too unsure of those people to confirm anyone at `confirm_conf` (0.3), as is one pretrained on rendered
+# people only: the README has the details. Models
 # trained on real images with `fallkd real` come
 # with the `fallkd score-clips` command that runs them at their operating point: the detector confidence with
 # the best image-level fall F1 on their own validation split (a detector pretrained on rendered people scores
