@@ -5,8 +5,9 @@ classifier's (the labelled boxes + classifier row of the image-level table is th
 Images are dicts as :mod:`fallkd_lib.detector.image_level` takes them: ``"detections"`` rows x1, y1, x2, y2, conf,
 (anything), and the people as ``"people"`` boxes (every person of the source, see
 :func:`~fallkd_lib.detector.not_person.source_people`) or else the ``"gt"`` boxes. A detection is a person found
-when its IoU with a person not yet matched is >= `iou`, the most confident detections matched first (as COCO and
-ultralytics do); AP is ultralytics' (`compute_ap`: 101-point interpolation, 0.995 for a perfect ranking).
+when its IoU with a person not yet matched is >= `iou`, the most confident detections matched first (as COCO
+does; ultralytics' validation and :func:`~fallkd_lib.data.geometry.match_boxes` take the highest IoU first); AP is
+ultralytics' (`compute_ap`: 101-point interpolation, 0.995 for a perfect ranking).
 """
 
 from __future__ import annotations
@@ -20,16 +21,11 @@ from fallkd_lib.detector.image_level import detection_rows
 from fallkd_lib.errors import UsageError
 
 
-def match_people(dets: np.ndarray, people: Sequence, iou: float = 0.5) -> np.ndarray:
-    """(N,) bool: is each detection (rows x1, y1, x2, y2, conf, ...) a person found, most confident first."""
-    dets = np.asarray(dets, dtype=np.float64)
-    found = np.zeros(len(dets), dtype=bool)
-    people = np.asarray(people, dtype=np.float64).reshape(-1, 4)
-    if not len(dets) or not len(people):
-        return found
-    overlap = box_iou(dets[:, :4], people)
-    free = np.ones(len(people), dtype=bool)
-    for d in np.argsort(-dets[:, 4], kind="stable"):
+def _match(conf: np.ndarray, overlap: np.ndarray, iou: float) -> np.ndarray:
+    """(N,) bool from detection confidences (N,) and their IoU with the people (N, M), most confident first."""
+    found = np.zeros(len(conf), dtype=bool)
+    free = np.ones(overlap.shape[1], dtype=bool)
+    for d in np.argsort(-conf, kind="stable"):
         candidates = np.where(free, overlap[d], -1.0)
         best = int(candidates.argmax())
         if candidates[best] >= iou:
@@ -37,10 +33,19 @@ def match_people(dets: np.ndarray, people: Sequence, iou: float = 0.5) -> np.nda
     return found
 
 
+def match_people(dets: np.ndarray, people: Sequence, iou: float = 0.5) -> np.ndarray:
+    """(N,) bool: is each detection (rows x1, y1, x2, y2, conf, ...) a person found, most confident first."""
+    dets = np.asarray(dets, dtype=np.float64)
+    people = np.asarray(people, dtype=np.float64).reshape(-1, 4)
+    if not len(dets) or not len(people):
+        return np.zeros(len(dets), dtype=bool)
+    return _match(dets[:, 4], box_iou(dets[:, :4], people), iou)
+
+
 def people_found(images: Sequence[Mapping], iou: float = 0.5) -> dict:
-    """AP at `iou` (AP50 by default), recall (every box counted), the share of images whose most confident box is a person, and the median
-    best confidence of the people found, over images that hold at least one person (None: no such image, no
-    person found)."""
+    """AP at `iou` (AP50 by default), recall (every box counted), the share of images whose most confident box is
+    a person, and the median best confidence of the people found, over images that hold at least one person
+    (None: no such image, no person found)."""
     from ultralytics.utils.metrics import compute_ap
 
     if not 0 < iou <= 1:
@@ -50,16 +55,16 @@ def people_found(images: Sequence[Mapping], iou: float = 0.5) -> dict:
     for k, image in enumerate(images):
         dets = detection_rows(image, k)
         people = np.asarray(image.get("people", [box for box, _ in image["gt"]]), np.float64).reshape(-1, 4)
-        found = match_people(dets, people, iou)
+        overlap = box_iou(dets[:, :4], people)  # (detections, people), once per image
+        found = _match(dets[:, 4], overlap, iou) if overlap.size else np.zeros(len(dets), dtype=bool)
         confs.append(dets[:, 4])
         hits.append(found)
         people_total += len(people)
         if len(people):
             with_people += 1
             top_is_person += int(len(dets) > 0 and found[int(dets[:, 4].argmax())])
-            if len(dets):  # each person's best box: the most confident detection overlapping it at iou
-                overlap = box_iou(people, dets[:, :4]) >= iou
-                best_confs += [float(dets[row, 4].max()) for row in overlap if row.any()]
+            # each person's best box: the most confident detection overlapping it at iou
+            best_confs += [float(dets[col, 4].max()) for col in (overlap >= iou).T if col.any()]
     conf, hit = np.concatenate(confs) if confs else np.zeros(0), np.concatenate(hits) if hits else np.zeros(0)
     order = np.argsort(-conf, kind="stable")
     tp = np.cumsum(hit[order])
