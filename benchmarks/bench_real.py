@@ -85,7 +85,6 @@ from fallkd_lib.data.synthetic.scene import ALL_STYLES  # noqa: E402
 from fallkd_lib.real.stages import (  # noqa: E402
     RealRecipe,
     parse_styles,
-    pretrain_detector,
     pretraining_kind,
     real_crops,
     styles_tag,
@@ -197,19 +196,15 @@ def run(work: Path, args: argparse.Namespace) -> int:
     )
     detectors = stage("detectors", detector_stage, work, args.det_epochs)
     detectors["person_pretrained"] = stage(
-        f"person detector ({pretraining_kind(recipe.train_source if recipe.det_paste else None)}-pretrained, "
-        f"{styles_tag(recipe.det_synth_styles)})",
+        f"person detector ({pretraining_kind(recipe.paste_from)}-pretrained, {styles_tag(recipe.det_synth_styles)})",
         pretrained_person_detector,
         work,
         recipe,
     )
-    if recipe.det_synth_epochs:  # trained by the stage above: this reads its run back
-        paste = recipe.train_source if recipe.det_paste else None
-        synthetic_only = pretrain_detector(
-            work, recipe.det_synth_epochs, recipe.det_synth_styles, recipe.synth_images, paste
-        )
-        kind = "synthetic scenes, laifi's people pasted in" if paste else "synthetic scenes only"
-        detectors["person_synthetic"] = {"best": str(synthetic_only), "label": f"pretraining only ({kind})"}
+    start = detectors["person_pretrained"]["pretrained"]  # the weights it started from (None: from scratch)
+    if start:
+        kind = "synthetic scenes, laifi's people pasted in" if recipe.paste_from else "synthetic scenes only"
+        detectors["person_synthetic"] = {"best": start, "label": f"pretraining only ({kind})"}
     crops, runs = classifier_stage(stage, work, folders, synth, args)
     tag = seed_tag(args.seed)
     tables = stage(f"image level{tag}", image_level_stage, work, detectors, runs)

@@ -59,9 +59,9 @@ def person_detector(recipe: RealRecipe, work: Path) -> dict:
     images (det_runs/person_pasted_<styles>, or person_synth_<styles> without pasting)."""
     if not recipe.det_synth_epochs:
         return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source)
-    styles, paste = recipe.det_synth_styles, recipe.train_source if recipe.det_paste else None
-    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images, paste)
-    name = f"person_{pretraining_kind(paste)}_{styles_tag(styles)}"
+    styles = recipe.det_synth_styles
+    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images, recipe.paste_from)
+    name = f"person_{pretraining_kind(recipe.paste_from)}_{styles_tag(styles)}"
     return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, start, name)
 
 

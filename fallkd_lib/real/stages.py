@@ -42,6 +42,11 @@ class RealRecipe:
     student: str = "efficientnet_b0"
     teacher: str = "resnet18"
 
+    @property
+    def paste_from(self) -> str | None:
+        """The source whose people are pasted into the detector's pretraining scenes (None: det_paste is off)."""
+        return self.train_source if self.det_paste else None
+
     def check(self) -> None:
         """Raise a clear error when a dataset is missing."""
         for name in (self.train_source, self.other_source):
