@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from fallkd_lib.data import yolo
 from fallkd_lib.data.crops import dataset_sources
 from fallkd_lib.data.imageio import open_rgb, save_image_atomic
+from fallkd_lib.edge.fall_state import _overlap  # intersection over the smaller box: what a paste may cover
 from fallkd_lib.errors import UsageError
 from fallkd_lib.io import write_json_atomic
 
@@ -97,19 +98,6 @@ def feather_mask(width: int, height: int, feather: float) -> np.ndarray:
     x = np.minimum(np.arange(width) + 0.5, width - np.arange(width) - 0.5) / ramp
     y = np.minimum(np.arange(height) + 0.5, height - np.arange(height) - 0.5) / ramp
     return np.clip(np.minimum(y[:, None], x[None, :]), 0, 1).astype(np.float32)
-
-
-def _covered(box: np.ndarray, boxes: list[np.ndarray]) -> float:
-    """The largest share of any of `boxes` (or of `box`) that box and it have in common."""
-    if not boxes:
-        return 0.0
-    others = np.array(boxes).reshape(-1, 4)
-    x1, y1 = np.maximum(box[0], others[:, 0]), np.maximum(box[1], others[:, 1])
-    x2, y2 = np.minimum(box[2], others[:, 2]), np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    own = (box[2] - box[0]) * (box[3] - box[1])
-    return float(max((inter / np.maximum(area, 1e-9)).max(), (inter / max(own, 1e-9)).max()))
 
 
 def paste_person(
@@ -190,10 +178,11 @@ def paste_dataset(
     asked["spec"] = json.loads(json.dumps(asdict(spec)))  # tuples as lists: as the report saves them
     if (out / REPORT_FILE).is_file():
         saved = read_paste_report(out)
-        if {k: saved.get(k) for k in asked} != asked:
+        saved = {k: saved.get(k) for k in asked}
+        if saved != asked:
             raise UsageError(
-                f"{out} holds people pasted with other inputs ({ {k: saved.get(k) for k in asked} }), not {asked}: "
-                "use another folder, or delete it to paste again"
+                f"{out} holds people pasted with other inputs ({saved}), not {asked}: use another folder, or delete "
+                "it to paste again"
             )
     items = list(yolo.iter_dataset(scenes))
     pasted, skipped, written, counts = 0, 0, 0, {}
@@ -218,7 +207,7 @@ def paste_dataset(
             for _try in range(20):
                 x, y = rng.uniform(0, width - piece.width), rng.uniform(0, height - piece.height)
                 where = np.array([x, y, x + piece.width, y + piece.height])
-                if _covered(where, taken) <= spec.max_overlap:
+                if max((_overlap(where, box) for box in taken), default=0.0) <= spec.max_overlap:
                     break
             else:
                 skipped += 1  # no free place in 20 tries: counted, the scene keeps its other people
