@@ -65,12 +65,20 @@ def person_detector(recipe: RealRecipe, work: Path) -> dict:
     return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, start, name)
 
 
+def _saved_for(path: Path, key: dict) -> dict | None:
+    """The JSON saved at path when it was computed for these inputs (its `key` entries equal), else None."""
+    import json
+
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return saved if {k: saved.get(k) for k in key} == key else None
+
+
 def operating_point(work: Path, source: str, detector: str | Path, classifier: str | Path) -> dict:
     """The detector's confidence gate and the fall threshold with the best image-level fall F1 on the source's valid
     split, behind this classifier (choose_gate over OPERATING_GATES; None when the detector found no one); cached in
     work/operating_point.json for these two models' files as they were, this source and these gates."""
-    import json
-
     from fallkd_lib.detector.image_level import (
         OPERATING_GATES,
         choose_gate,
@@ -85,10 +93,9 @@ def operating_point(work: Path, source: str, detector: str | Path, classifier: s
     models = {str(p): Path(p).stat().st_mtime_ns for p in (detector, weights)}
     key = {"models": models, "source": source, "gates": list(OPERATING_GATES)}
     path = Path(work) / "operating_point.json"
-    if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if {k: saved.get(k) for k in key} == key:
-            return saved
+    saved = _saved_for(path, key)
+    if saved is not None:
+        return saved
     images = source_images(work, source, ["valid"])
     truth = image_truth(images)
     if not truth.any():
@@ -118,8 +125,6 @@ def detector_reach(work: Path, recipe: RealRecipe, detector: str | Path) -> dict
     """people_found of the person detector (boxes down to the lowest operating gate) on the training source's test
     split and on every image of the other camera, their labelled people being the merge's fall/normal boxes;
     cached in work/detector_reach.json for this detector file as it was."""
-    import json
-
     from fallkd_lib.detector.image_level import OPERATING_GATES
     from fallkd_lib.detector.image_systems import detect_images, with_detections
     from fallkd_lib.detector.people_found import people_found
@@ -127,18 +132,14 @@ def detector_reach(work: Path, recipe: RealRecipe, detector: str | Path) -> dict
 
     key = {"detector": {str(detector): Path(detector).stat().st_mtime_ns}, "conf": min(OPERATING_GATES)}
     path = Path(work) / "detector_reach.json"
-    if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if {k: saved.get(k) for k in key} == key:
-            return saved
+    saved = _saved_for(path, key)
+    if saved is not None:
+        return saved
     model, out = load_detector(detector), dict(key)
-    sets = {
-        recipe.train_source: (recipe.train_source, ["test"]),
-        recipe.other_source: (recipe.other_source, ["train", "valid", "test"]),
-    }
-    for label, (source, splits) in sets.items():
+    sets = {recipe.train_source: ["test"], recipe.other_source: ["train", "valid", "test"]}
+    for source, splits in sets.items():
         images = source_images(work, source, splits)
-        out[label] = {
+        out[source] = {
             "splits": splits,
             **people_found(with_detections(images, detect_images(model, images, key["conf"]))),
         }
