@@ -341,6 +341,9 @@ class PipelineConfig:
     # a track reaches the classifier and the alerts only after one of its boxes scored >= confirm_conf
     # (None: every tracked box counts); lets conf sit low for lying people without alerting on clutter
     confirm_conf: float | None = None
+    # ... or once its box centre moved this share of its first box's longer side (None: by score only): people
+    # move, clutter a detector mistakes for a person does not, whatever it scores (needs confirm_conf set)
+    confirm_motion: float | None = None
     state: FallStateConfig = field(default_factory=FallStateConfig)
 
     def __post_init__(self) -> None:
@@ -364,6 +367,11 @@ class PipelineConfig:
                     "confirm_conf",
                     lambda v: v is None or (_number(v) and 0 <= v <= 1),
                     "None or a probability in [0, 1]",
+                ),
+                (
+                    "confirm_motion",
+                    lambda v: v is None or (_number(v) and v > 0),
+                    "None or a share of the box's longer side > 0",
                 ),
                 ("state", lambda v: isinstance(v, FallStateConfig), "a FallStateConfig"),
             ],

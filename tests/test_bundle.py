@@ -102,6 +102,7 @@ def test_the_bundle_holds_everything_the_device_needs(bundle, classifier) -> Non
     assert pipeline["classifier"]["fall_index"] == model.class_names.index("fall")
     assert pipeline["detector"]["input_size"] == 320 and pipeline["detector"]["conf"] == CONFIG.conf == 0.05
     assert pipeline["state"] == as_dict(EVENTFUL) and pipeline["confirm_conf"] == 0.3
+    assert pipeline["confirm_motion"] == CONFIG.confirm_motion
     assert pipeline["tracker"]["type"] == "iou" and pipeline["tracker"]["host_tracker"] == "iou"
     parity = json.loads((out / "parity.json").read_text())
     assert parity["classifier"]["max_abs_logit_diff"] < 1e-3 and parity["classifier"]["top1_agreement"] == 1.0

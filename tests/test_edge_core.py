@@ -215,6 +215,26 @@ def test_a_new_id_born_on_a_vanished_confirmed_track_is_confirmed_once() -> None
     assert len(gate.filter(2.5, np.array([row(lying, 0.1, 2)], float))) == 0 and gate.handovers == 0
 
 
+def test_a_weak_track_that_moves_half_its_body_is_confirmed_and_a_still_one_is_not() -> None:
+    assert boxes.moved((0, 0, 10, 40), (20, 0, 30, 40)) == pytest.approx(0.5)  # 20 px of a 40 px side
+    assert boxes.moved((0, 0, 10, 40), (0, 20, 40, 40)) == pytest.approx(
+        np.hypot(15, 10) / 40
+    )  # fell in place
+    gate = boxes.TrackGate(0.3, forget_after=5.0, confirm_motion=0.5)
+    walk = [(0, 0, 10, 40), (8, 0, 18, 40), (19, 0, 29, 40), (20, 0, 30, 40), (0, 0, 10, 40)]
+    still = [(50, 50, 60, 60), (51, 50, 61, 61), (49, 49, 59, 60), (50, 51, 60, 60), (50, 50, 60, 60)]
+    kept = [
+        gate.filter(0.2 * i, np.array([[*a, 0.1, 1], [*b, 0.2, 2]], float))[:, 5].tolist()
+        for i, (a, b) in enumerate(zip(walk, still, strict=True))
+    ]
+    assert kept == [[], [], [], [1], [1]]  # 0.2, 0.475 of 40 px: held; 0.5: confirmed, and stays so
+    assert gate.by_motion == 1 and gate.unconfirmed == 3 + 5
+    scored_only = boxes.TrackGate(0.3, forget_after=5.0)  # the same walk without confirm_motion: never
+    assert all(
+        len(scored_only.filter(0.2 * i, np.array([[*a, 0.1, 1]], float))) == 0 for i, a in enumerate(walk)
+    )
+
+
 def test_a_looping_source_replays_with_time_running_on(tmp_path) -> None:
     import itertools
 

@@ -95,13 +95,13 @@ class WeakWhenDown(Truth):
     """Truth boxes scored as the shipped detector scores them: 0.8 upright, 0.1 once fallen; plus, with clutter,
     a still object (track 99) detected at 0.2 in every frame that the classifier calls a fall."""
 
-    def __init__(self, truth_path: Path, clutter: bool = False) -> None:
+    def __init__(self, truth_path: Path, clutter: bool = False, upright: float = 0.8) -> None:
         super().__init__(truth_path)
-        self.clutter = clutter
+        self.clutter, self.upright = clutter, upright
 
     def detector(self, frame) -> np.ndarray:
         self.current = [p for p in self.frames[frame.index]["people"] if p["visible"] > 0]
-        rows = [[*p["box"], 0.1 if p["is_fall"] else 0.8, p["id"]] for p in self.current]
+        rows = [[*p["box"], 0.1 if p["is_fall"] else self.upright, p["id"]] for p in self.current]
         if self.clutter:
             rows.append([2.0, 2.0, 20.0, 12.0, 0.2, 99])
             self.current = [*self.current, {"is_fall": True}]
@@ -137,6 +137,34 @@ def test_a_confirmed_track_alerts_on_weak_boxes_and_unconfirmed_clutter_never_do
         video, tmp_path / "out3", save_video=False, progress=False
     )
     assert summary["alerts"] == 2
+
+
+def test_a_person_the_detector_is_unsure_of_is_confirmed_by_walking_and_still_clutter_is_not(
+    tmp_path,
+) -> None:
+    info = generate_clip(tmp_path / "fall_stay", "fall_stay", seconds=4.0, fps=5, size=96, seed=0)
+    unsure = PipelineConfig(state=STATE, confirm_conf=0.3)  # the person scores 0.2 upright, 0.1 down
+    truth = WeakWhenDown(info.truth, clutter=True, upright=0.2)
+    summary = FallPipeline(truth.detector, truth.classifier, unsure, crop=CROP).run(
+        info.video, tmp_path / "out", save_video=False, progress=False
+    )
+    assert summary["alerts"] == 0 and summary["confirmed_by"] == {"handover": 0, "motion": 0}
+    truth = WeakWhenDown(info.truth, clutter=True, upright=0.2)
+    moving = PipelineConfig(state=STATE, confirm_conf=0.3, confirm_motion=0.5)
+    summary = FallPipeline(truth.detector, truth.classifier, moving, crop=CROP).run(
+        info.video, tmp_path / "out2", save_video=False, progress=False
+    )
+    alerts = lines(tmp_path / "out2" / "alerts.jsonl")
+    assert summary["alerts"] == 1 and alerts[0]["track_id"] != 99 and summary["confirmed_by"]["motion"] == 1
+    assert all(shape[0] == 1 for shape in truth.calls)  # the still clutter never reaches the classifier
+
+
+def test_confirm_motion_must_be_positive() -> None:
+    from fallkd_lib.errors import UsageError
+
+    with pytest.raises(UsageError, match="confirm_motion"):
+        PipelineConfig(confirm_motion=0)
+    assert PipelineConfig(confirm_motion=0.5).confirm_motion == 0.5
 
 
 def test_a_confirmed_track_is_forgotten_after_forget_after() -> None:

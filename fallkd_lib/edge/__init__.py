@@ -6,7 +6,7 @@ JetPack 4.6 ships Python 3.6 and no torch that fallkd could rely on, so nothing 
 torch, ultralytics or fallkd_lib (tests check it with vermin). Modules import each other relatively only.
 
 errors      the error class (fallkd's UsageError on the host, ValueError in the bundle)
-boxes       IoU, non-maximum suppression, the IoU tracker, clipping and the confirm_conf gate
+boxes       IoU, non-maximum suppression, the IoU tracker, clipping and the confirm gate
 crops       the person crop (padded box, letterbox) and the classifier's resize + normalisation
 fall_state  the per-track fall state machine (two alert paths)
 yolo        the detector's letterbox, YOLO output decoding and boxes back in frame pixels

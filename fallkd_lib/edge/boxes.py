@@ -1,5 +1,5 @@
 """Boxes of one frame: pairwise IoU, class-agnostic non-maximum suppression, the IoU tracker, clipping to the frame
-and the confirm_conf gate. numpy only; Python 3.6."""
+and the confirm gate (score, motion, handover). numpy only; Python 3.6."""
 
 import numpy as np
 
@@ -102,21 +102,34 @@ def clip_boxes(dets, width, height):
     return dets
 
 
+def moved(first, box):
+    """How far box's centre lies from first's, in first's longer sides (x1 y1 x2 y2 each): 0 in place, 1 a body away."""
+    side = max(first[2] - first[0], first[3] - first[1], 1e-9)
+    dx = (box[0] + box[2] - first[0] - first[2]) / 2.0
+    dy = (box[1] + box[3] - first[1] - first[3]) / 2.0
+    return float(np.hypot(dx, dy) / side)
+
+
 class TrackGate(object):
     """The confirm_conf gate: only confirmed tracks' boxes pass. A track is confirmed by one box with conf >=
-    confirm_conf, or, at its first box, when that box overlaps (by HANDOVER of the smaller box) the last box of a
-    confirmed track not seen in this frame: the tracker gave a confirmed person a new id, as trackers do when someone
-    falls (a tall box turns wide), and the lying person scores under confirm_conf. A track stays confirmed until
-    unseen for forget_after seconds. confirm_conf None lets every box pass."""
+    confirm_conf; or, with confirm_motion, once its box centre has moved confirm_motion of its first box's longer
+    side from where it was first seen (people walk, sit down and fall; a chair or a picture on the wall stays put,
+    however a detector scores it); or, at its first box, when that box overlaps (by HANDOVER of the smaller box) the
+    last box of a confirmed track not seen in this frame: the tracker gave a confirmed person a new id, as trackers
+    do when someone falls (a tall box turns wide), and the lying person scores under confirm_conf. A track stays
+    confirmed until unseen for forget_after seconds. confirm_conf None lets every box pass."""
 
-    def __init__(self, confirm_conf, forget_after):
+    def __init__(self, confirm_conf, forget_after, confirm_motion=None):
         """Remember the thresholds; no track is confirmed yet."""
         self.confirm_conf, self.forget_after = confirm_conf, float(forget_after)
+        self.confirm_motion = confirm_motion
         self.confirmed = {}  # track id -> last time seen
         self.last_box = {}  # confirmed track id -> its last box
         self.seen = {}  # every track id seen (confirmed or not) -> last time seen: a new id is a handover candidate
+        self.first_box = {}  # every track id seen -> its first box (where its motion is measured from)
         self.unconfirmed = 0  # boxes held back so far
         self.handovers = 0  # tracks confirmed by taking over a confirmed track that vanished
+        self.by_motion = 0  # tracks confirmed by moving (under confirm_conf)
 
     def filter(self, timestamp, dets):
         """The rows of (N, 6) x1 y1 x2 y2 conf track_id whose track is confirmed at `timestamp` (seconds)."""
@@ -126,17 +139,22 @@ class TrackGate(object):
         self.confirmed = {t: seen for t, seen in self.confirmed.items() if timestamp - seen <= forget}
         self.last_box = {t: box for t, box in self.last_box.items() if t in self.confirmed}
         self.seen = {t: seen for t, seen in self.seen.items() if timestamp - seen <= forget}
+        self.first_box = {t: box for t, box in self.first_box.items() if t in self.seen}
         here = set(int(det[5]) for det in dets)
         vanished = [box for t, box in self.last_box.items() if t not in here]
         keep = np.zeros(len(dets), dtype=bool)
         for i, det in enumerate(dets):
-            track = int(det[5])
+            track, box = int(det[5]), tuple(float(v) for v in det[:4])
             keep[i] = det[4] >= self.confirm_conf or track in self.confirmed
             if not keep[i] and track not in self.seen:
-                keep[i] = any(_overlap(box, det[:4]) >= HANDOVER for box in vanished)
+                keep[i] = any(_overlap(old, box) >= HANDOVER for old in vanished)
                 self.handovers += int(keep[i])
+            first = self.first_box.setdefault(track, box)
+            if not keep[i] and self.confirm_motion is not None:
+                keep[i] = moved(first, box) >= self.confirm_motion
+                self.by_motion += int(keep[i])
             self.seen[track] = timestamp
             if keep[i]:
-                self.confirmed[track], self.last_box[track] = timestamp, tuple(float(v) for v in det[:4])
+                self.confirmed[track], self.last_box[track] = timestamp, box
         self.unconfirmed += int((~keep).sum())
         return dets[keep]

@@ -5,7 +5,7 @@
 
 Every setting comes from the bundle's pipeline.json, which `fallkd export` wrote from the models and the camera's
 PipelineConfig: per frame, the detector (ultralytics' letterbox, YOLO decoding, class-agnostic NMS), the IoU tracker,
-the confirm_conf gate, the person crops cut as the classifier's training crops were, one batched classifier call,
+the confirm gate, the person crops cut as the classifier's training crops were, one batched classifier call,
 the fall state machine (two alert paths), and the alerts: a console line, alerts.jsonl, the webhook (a background
 thread; a failing webhook never stops the camera) and alert_deliveries.jsonl. events.jsonl and summary.json are
 written as `fallkd detect` writes them. --source is a video file, a folder of images or a camera index.
@@ -188,7 +188,9 @@ class EdgeCamera(object):
         """Forget every track (a new video starts here)."""
         tracker = self.bundle["tracker"]
         self.tracker = IouTracker(tracker["min_iou"], tracker["max_age"])
-        self.gate = TrackGate(self.bundle["confirm_conf"], self.state.forget_after)
+        self.gate = TrackGate(
+            self.bundle["confirm_conf"], self.state.forget_after, self.bundle.get("confirm_motion")
+        )
         self.fall_tracker = FallTracker(self.state)
         self.timings = dict.fromkeys(STAGES, 0.0)
         self.frames = 0
@@ -387,6 +389,7 @@ def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None, l
             "stage_ms": camera.stage_ms(),
             "tracking": "iou",
             "unconfirmed_boxes": camera.gate.unconfirmed,
+            "confirmed_by": {"handover": camera.gate.handovers, "motion": camera.gate.by_motion},
             "events": counts,
             "alerts": outbox.raised,
             "alerts_undelivered": outbox.failures,

@@ -235,6 +235,7 @@ def pipeline_settings(detector_source: Path, classifier: object, size: int, conf
             "host_tracker": config.tracker,
         },
         "confirm_conf": config.confirm_conf,
+        "confirm_motion": config.confirm_motion,
         "state": state,
         "source": {"detector": str(detector_source), "classifier": str(classifier.source)},
     }

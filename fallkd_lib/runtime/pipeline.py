@@ -111,7 +111,9 @@ class FallPipeline:
         self.timings: dict[str, float] = defaultdict(float)
         self.frames, self.alerts_sent = 0, 0
         # tracks reach the classifier once seen with confirm_conf (the same gate as the edge bundle's)
-        self._gate = TrackGate(self.config.confirm_conf, self.config.state.forget_after)
+        self._gate = TrackGate(
+            self.config.confirm_conf, self.config.state.forget_after, self.config.confirm_motion
+        )
         # None: not tried yet; False: IoU tracker (chosen with tracker="iou", or ByteTrack's `lap` missing, see
         # tracking.py); callables track themselves
         lap = importlib.util.find_spec("lap") is not None
@@ -163,7 +165,7 @@ class FallPipeline:
 
     @property
     def unconfirmed(self) -> int:
-        """Tracked boxes held back so far because their track was never seen with confirm_conf."""
+        """Tracked boxes held back so far because their track was not confirmed (by score, motion or handover)."""
         return self._gate.unconfirmed
 
     @property
@@ -333,6 +335,7 @@ class FallPipeline:
             "stage_ms": self.stage_ms(),
             "tracking": self._tracking_name(),
             "unconfirmed_boxes": self.unconfirmed,
+            "confirmed_by": {"handover": self._gate.handovers, "motion": self._gate.by_motion},
             "events": dict(counts),
             "alerts": self.alerts_sent,
             "alerts_undelivered": dict(self.dispatcher.failures) if self.dispatcher is not None else {},
