@@ -25,6 +25,7 @@ def cmd_real(args: argparse.Namespace) -> None:
         det_epochs=args.det_epochs,
         det_synth_epochs=args.det_synth_epochs,
         det_paste=args.det_paste,
+        seed=args.seed,
     )
     summary = train_real(recipe, args.out)
     print(f"\nscores (trained on {recipe.train_source}; other camera: {recipe.other_source}):")
@@ -116,5 +117,12 @@ def add_real_commands(sub: argparse._SubParsersAction) -> None:
         action="store_false",
         help="pretrain the detector on rendered people only (default: the training source's people are pasted "
         "into its synthetic scenes)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="training draws (classifiers, pasted people, detector); another seed needs another --out (default "
+        "%(default)s)",
     )
     p.set_defaults(func=cmd_real)

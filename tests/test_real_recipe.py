@@ -68,7 +68,7 @@ def test_train_real_writes_the_camera_and_resumes(tmp_path) -> None:
     pasted = json.loads(
         (tmp_path / "work" / "synthetic" / "pasted_park_cctv_room" / "paste_report.json").read_text()
     )
-    assert pasted["sources"] == ["cam_a"] and pasted["cuts"] > 0
+    assert pasted["sources"] == ["cam_a"] and pasted["cuts"] > 0 and pasted["spec"]["seed"] == 0
     assert pasted["cuts"] == len(
         paste.people_cuts(tmp_path / "work" / "real" / "merged", "train", ("cam_a",))
     )
@@ -254,3 +254,27 @@ def test_fallkd_real_prints_the_detector_reach_and_warns_when_it_does_not_cross(
     main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w"), "--no-det-paste"])
     assert "far less well" not in capsys.readouterr().out
     assert recipes[-1].det_paste is False  # rendered people only
+    assert recipes[-1].seed == 0
+    main(["real", "--datasets", str(tmp_path), "--out", str(tmp_path / "w"), "--seed", "3"])
+    assert recipes[-1].seed == 3
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_bad_seed_is_refused_before_anything_is_written(tmp_path, seed) -> None:
+    with pytest.raises(UsageError, match=rf"seed {seed!r}: expected an integer >= 0"):
+        train_real(RealRecipe(tmp_path, seed=seed), tmp_path / "w", progress=False)
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_work_folder_keeps_its_seed(tmp_path, monkeypatch) -> None:
+    from fallkd_lib.real import recipe as recipe_module
+
+    monkeypatch.setattr(RealRecipe, "check", lambda self: None)  # no datasets: stop at the first step
+    monkeypatch.setattr(recipe_module, "real_crops", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        train_real(RealRecipe(tmp_path, seed=2), tmp_path / "w", progress=False)
+    assert json.loads((tmp_path / "w" / "seed.json").read_text()) == {"seed": 2}
+    with pytest.raises(UsageError, match=r"trained with seed 2 .*not 0: its runs would resume as they are"):
+        train_real(RealRecipe(tmp_path), tmp_path / "w", progress=False)
+    with pytest.raises(KeyboardInterrupt):  # the same seed resumes
+        train_real(RealRecipe(tmp_path, seed=2), tmp_path / "w", progress=False)

@@ -58,11 +58,15 @@ def person_detector(recipe: RealRecipe, work: Path) -> dict:
     people pasted in when recipe.det_paste (unless det_synth_epochs is 0), then trained on the training source's
     images (det_runs/person_pasted_<styles>, or person_synth_<styles> without pasting)."""
     if not recipe.det_synth_epochs:
-        return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source)
+        return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, seed=recipe.seed)
     styles = recipe.det_synth_styles
-    start = pretrain_detector(work, recipe.det_synth_epochs, styles, recipe.synth_images, recipe.paste_from)
+    start = pretrain_detector(
+        work, recipe.det_synth_epochs, styles, recipe.synth_images, recipe.paste_from, recipe.seed
+    )
     name = f"person_{pretraining_kind(recipe.paste_from)}_{styles_tag(styles)}"
-    return train_source_detector(work, "person", recipe.det_epochs, recipe.train_source, start, name)
+    return train_source_detector(
+        work, "person", recipe.det_epochs, recipe.train_source, start, name, recipe.seed
+    )
 
 
 def _saved_for(path: Path, key: dict) -> dict | None:
@@ -147,6 +151,23 @@ def detector_reach(work: Path, recipe: RealRecipe, detector: str | Path) -> dict
     return out
 
 
+def _claim_seed(work: Path, seed: int) -> None:
+    """Record the recipe's seed in work/seed.json, or refuse a work folder trained with another seed (its runs would
+    resume as they are)."""
+    import json
+
+    path = work / "seed.json"
+    if not path.is_file():
+        write_json_atomic(path, {"seed": seed})
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))["seed"]
+    if saved != seed:
+        raise UsageError(
+            f"{work} was trained with seed {saved} ({path}), not {seed}: its runs would resume as they are; "
+            "pass another --out for another seed"
+        )
+
+
 def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> dict:
     """Train (or resume) the real-data camera in work/; returns and writes work/real.json (models and scores)."""
     from fallkd_lib.train.recipes import cache_teacher, distill, train_classifier
@@ -154,6 +175,7 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
     recipe.check()
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
+    _claim_seed(work, recipe.seed)
     seconds: dict[str, float] = {}
 
     def step(name: str, fn: object, *args: object) -> object:
@@ -168,7 +190,9 @@ def train_real(recipe: RealRecipe, work: str | Path, progress: bool = True) -> d
     synth = step(
         "synthetic crops", synthetic_crops, work, recipe.synth_images, recipe.image_size, recipe.synth_styles
     )
-    cfg = train_config("quick", model=recipe.student, image_size=recipe.image_size, epochs=recipe.epochs)
+    cfg = train_config(
+        "quick", model=recipe.student, image_size=recipe.image_size, epochs=recipe.epochs, seed=recipe.seed
+    )
     pre = step(
         "synthetic pretraining",
         lambda: {

@@ -12,7 +12,7 @@ from fallkd_lib.config import DetectConfig, TrainConfig
 from fallkd_lib.data.crops import extract_crops
 from fallkd_lib.data.geometry import CropSpec
 from fallkd_lib.data.merge import merge_datasets
-from fallkd_lib.data.paste import paste_dataset
+from fallkd_lib.data.paste import PasteSpec, paste_dataset
 from fallkd_lib.data.stage import render_styles
 from fallkd_lib.data.subsets import crops_by_source
 from fallkd_lib.data.synthetic.scene import ALL_STYLES, STYLES, check_style
@@ -41,6 +41,9 @@ class RealRecipe:
     det_synth_epochs: int = 10  # its pretraining epochs on the synthetic scenes (0: from scratch)
     student: str = "efficientnet_b0"
     teacher: str = "resnet18"
+    # training draws: classifier training, the people pasted and the detector's training (the rendered scenes
+    # stay seed 0). Another seed in another work folder says how much a result owes to one run's luck
+    seed: int = 0
 
     @property
     def paste_from(self) -> str | None:
@@ -48,7 +51,9 @@ class RealRecipe:
         return self.train_source if self.det_paste else None
 
     def check(self) -> None:
-        """Raise a clear error when a dataset is missing."""
+        """Raise a clear error when a dataset is missing or the seed is not an integer >= 0."""
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise UsageError(f"seed {self.seed!r}: expected an integer >= 0")
         for name in (self.train_source, self.other_source):
             if not (Path(self.datasets) / name / "data.yaml").is_file():
                 raise MissingFileError(
@@ -127,13 +132,18 @@ def pretraining_kind(paste_from: str | None) -> str:
 
 
 def pretrain_detector(
-    work: Path, epochs: int, styles: Sequence[str] = STYLES, images: int = 400, paste_from: str | None = None
+    work: Path,
+    epochs: int,
+    styles: Sequence[str] = STYLES,
+    images: int = 400,
+    paste_from: str | None = None,
+    seed: int = 0,
 ) -> Path:
     """A YOLOv5n person detector trained on the synthetic scenes of `styles` (rendered `images` per style if missing;
     resumes): its best.pt, the offline stand-in for COCO weights. With paste_from (a source of the merged real data),
     the people of that source's train split are first pasted into the scenes (paste_dataset): real people at the
     sizes, places and lighting of the rendered cameras. Data and run: det/<kind>_person_<styles>, det_runs/ the same
-    (kind: pretraining_kind)."""
+    (kind: pretraining_kind). seed draws the pasting and the training."""
     from fallkd_lib.detector.dataset import detector_dataset
     from fallkd_lib.detector.train import train_detector
 
@@ -141,25 +151,32 @@ def pretrain_detector(
     scenes = _render_merged(work / "synthetic", images, styles, work / "synthetic" / f"merged_{tag}")
     if paste_from:
         pasted = work / "synthetic" / f"pasted_{tag}"
-        paste_dataset(scenes, merged_root(work), pasted, sources=(paste_from,), progress=False)
+        spec = PasteSpec(seed=seed)
+        paste_dataset(scenes, merged_root(work), pasted, spec, sources=(paste_from,), progress=False)
         scenes = pasted
     run = f"{pretraining_kind(paste_from)}_person_{tag}"
     data = detector_dataset(scenes, work / "det" / run, "person", progress=False)
-    cfg = replace(DETECTOR, epochs=epochs)
+    cfg = replace(DETECTOR, epochs=epochs, seed=seed)
     return Path(train_detector(data, cfg, work / "det_runs", run, plots=False, resume="auto")["best"])
 
 
 def train_source_detector(
-    work: Path, mode: str, epochs: int, source: str, pretrained: Path | None = None, name: str | None = None
+    work: Path,
+    mode: str,
+    epochs: int,
+    source: str,
+    pretrained: Path | None = None,
+    name: str | None = None,
+    seed: int = 0,
 ) -> dict:
     """One YOLOv5n detector (mode "person" or "fall_normal") on the training source's images, from scratch or from
-    `pretrained` weights (resumes); its run is det_runs/<name or mode>."""
+    `pretrained` weights (resumes), training drawn with seed; its run is det_runs/<name or mode>."""
     from fallkd_lib.detector.dataset import detector_dataset
     from fallkd_lib.detector.train import train_detector
 
     work = Path(work)
     data = detector_dataset(merged_root(work), work / "det" / mode, mode, progress=False, sources=(source,))
-    cfg = replace(DETECTOR, epochs=epochs, pretrained=str(pretrained) if pretrained else None)
+    cfg = replace(DETECTOR, epochs=epochs, pretrained=str(pretrained) if pretrained else None, seed=seed)
     return train_detector(data, cfg, work / "det_runs", name or mode, plots=False, resume="auto")
 
 
