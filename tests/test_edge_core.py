@@ -211,6 +211,13 @@ def test_a_new_id_born_on_a_vanished_confirmed_track_is_confirmed_once() -> None
     )  # track 2 was there beside track 1, unconfirmed: only a first
     gate.filter(0.0, np.array([row(standing, 0.5, 1), row(lying, 0.1, 2)], float))  # box takes over
     assert len(gate.filter(0.2, np.array([row(lying, 0.1, 2)], float))) == 0
+    gate = boxes.TrackGate(0.3, forget_after=2.0)  # track 2 seen at first (a weak box elsewhere), then lost
+    gate.filter(0.0, np.array([row(standing, 0.5, 1), row((30, 30, 40, 40), 0.1, 2)], float))
+    assert len(gate.filter(0.2, np.zeros((0, 6)))) == 0  # a frame with no one: track 2 is lost
+    kept = gate.filter(
+        0.4, np.array([row(lying, 0.1, 2)], float)
+    )  # the tracker gives the lost id to the lying
+    assert kept[:, 5].tolist() == [2] and gate.handovers == 1  # person: found again after a gap, a first box
     gate = gate_after_standing()  # track 1 forgotten (unseen 2 s or more): nothing to take over
     assert len(gate.filter(2.5, np.array([row(lying, 0.1, 2)], float))) == 0 and gate.handovers == 0
 

@@ -116,8 +116,10 @@ class TrackGate(object):
     side from where it was first seen (people walk, sit down and fall; a chair or a picture on the wall stays put,
     however a detector scores it); or, at its first box, when that box overlaps (by HANDOVER of the smaller box) the
     last box of a confirmed track not seen in this frame: the tracker gave a confirmed person a new id, as trackers
-    do when someone falls (a tall box turns wide), and the lying person scores under confirm_conf. A track stays
-    confirmed until unseen for forget_after seconds. confirm_conf None lets every box pass."""
+    do when someone falls (a tall box turns wide), and the lying person scores under confirm_conf. A track found
+    again after frames unseen counts as a first box too: trackers hand a lost id to whatever box turns up near its
+    old place (ByteTrack's lost-track buffer), so an id back from being lost is no surer an identity than a new one.
+    A track stays confirmed until unseen for forget_after seconds. confirm_conf None lets every box pass."""
 
     def __init__(self, confirm_conf, forget_after, confirm_motion=None):
         """Remember the thresholds; no track is confirmed yet."""
@@ -130,6 +132,7 @@ class TrackGate(object):
         self.unconfirmed = 0  # boxes held back so far
         self.handovers = 0  # tracks confirmed by taking over a confirmed track that vanished
         self.by_motion = 0  # tracks confirmed by moving (under confirm_conf)
+        self.previous = None  # the timestamp of the frame before
 
     def filter(self, timestamp, dets):
         """The rows of (N, 6) x1 y1 x2 y2 conf track_id whose track is confirmed at `timestamp` (seconds)."""
@@ -146,7 +149,7 @@ class TrackGate(object):
         for i, det in enumerate(dets):
             track, box = int(det[5]), tuple(float(v) for v in det[:4])
             keep[i] = det[4] >= self.confirm_conf or track in self.confirmed
-            if not keep[i] and track not in self.seen:
+            if not keep[i] and self.seen.get(track) != self.previous:  # new, or found again after a gap
                 keep[i] = any(_overlap(old, box) >= HANDOVER for old in vanished)
                 self.handovers += int(keep[i])
             first = self.first_box.setdefault(track, box)
@@ -157,4 +160,5 @@ class TrackGate(object):
             if keep[i]:
                 self.confirmed[track], self.last_box[track] = timestamp, box
         self.unconfirmed += int((~keep).sum())
+        self.previous = timestamp
         return dets[keep]
