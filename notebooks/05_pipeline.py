@@ -153,8 +153,12 @@ clips = generate_clip_set(settings.data_dir / "clips" / PROFILE, **CLIPS, progre
 # going down; a bin was never seen clearly as a person. Trackers often give a person a **new id** exactly when
 # they fall (a tall box turns wide and the two no longer overlap enough to match), and the new, lying track may
 # never score `confirm_conf`: so a track's first box that overlaps a confirmed track which has just vanished takes
-# over its confirmation (the fall state hands it the old track's boxes too, so the fall is still seen). Boxes held
-# back are counted in `summary["unconfirmed_boxes"]`. The price: someone found already lying when the camera
+# over its confirmation (the fall state hands it the old track's boxes too, so the fall is still seen). So does a
+# track found again after frames unseen: trackers hand a lost id to whatever box turns up near its old place, so an
+# id back from being lost is no surer an identity than a new one. Where people cross a wide view,
+# `confirm_motion` (off by default) also confirms a weak track once its box has moved that share of its size: people
+# move, a chair taken for a person does not. Boxes held back are counted in `summary["unconfirmed_boxes"]`, tracks
+# confirmed each way in `summary["confirmed_by"]`. The price: someone found already lying when the camera
 # starts, and never detected confidently, is not followed: that needs a separate "found down" rule, with a much
 # longer wait.
 
@@ -231,9 +235,9 @@ ex_alerts = [
 # of the 18 daily activities (sitting into a low chair, lying down on purpose: postures they never saw), and once
 # a glass door they take for a fallen person. The models of a `fallkd real` run (its detector pretrained on rendered
 # scenes with the training set's real people pasted into them) alert both falls within 2 s of landing, both
-# lying-still clips at 30 s and none of the 18 daily activities, but a second training of the same detector (another
-# seed) is too unsure of those people to confirm anyone at `confirm_conf` (0.3), as is one pretrained on rendered
-# people only: the README has the details. Models
+# lying-still clips at 30 s and none of the 18 daily activities; two more trainings of the same recipe
+# (`fallkd real --seed N`) alert one and both falls, none of the daily activities and neither lying-still clip. How
+# sure a detector trained offline is of a new camera's people varies from run to run: the README has the details. Models
 # trained on real images with `fallkd real` come
 # with the `fallkd score-clips` command that runs them at their operating point: the detector confidence with
 # the best image-level fall F1 on their own validation split (a detector pretrained on rendered people scores
