@@ -134,6 +134,10 @@ class TrackGate(object):
         self.by_motion = 0  # tracks confirmed by moving (under confirm_conf)
         self.previous = None  # the timestamp of the frame before
 
+    def confirmed_by(self):
+        """Tracks confirmed so far other than by score, as the camera summaries report them."""
+        return {"handover": self.handovers, "motion": self.by_motion}
+
     def filter(self, timestamp, dets):
         """The rows of (N, 6) x1 y1 x2 y2 conf track_id whose track is confirmed at `timestamp` (seconds)."""
         if self.confirm_conf is None:

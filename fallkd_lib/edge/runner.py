@@ -389,7 +389,7 @@ def run(camera, source, out, outbox, name="camera", fps=None, max_frames=None, l
             "stage_ms": camera.stage_ms(),
             "tracking": "iou",
             "unconfirmed_boxes": camera.gate.unconfirmed,
-            "confirmed_by": {"handover": camera.gate.handovers, "motion": camera.gate.by_motion},
+            "confirmed_by": camera.gate.confirmed_by(),
             "events": counts,
             "alerts": outbox.raised,
             "alerts_undelivered": outbox.failures,

@@ -110,7 +110,7 @@ class FallPipeline:
         self.fall_tracker = FallTracker(self.config.state)
         self.timings: dict[str, float] = defaultdict(float)
         self.frames, self.alerts_sent = 0, 0
-        # tracks reach the classifier once seen with confirm_conf (the same gate as the edge bundle's)
+        # tracks reach the classifier once confirmed (by score, motion or handover; the edge bundle's gate)
         self._gate = TrackGate(
             self.config.confirm_conf, self.config.state.forget_after, self.config.confirm_motion
         )
@@ -335,7 +335,7 @@ class FallPipeline:
             "stage_ms": self.stage_ms(),
             "tracking": self._tracking_name(),
             "unconfirmed_boxes": self.unconfirmed,
-            "confirmed_by": {"handover": self._gate.handovers, "motion": self._gate.by_motion},
+            "confirmed_by": self._gate.confirmed_by(),
             "events": dict(counts),
             "alerts": self.alerts_sent,
             "alerts_undelivered": dict(self.dispatcher.failures) if self.dispatcher is not None else {},
