@@ -36,11 +36,11 @@ lint: install
 	$(BIN)/ruff format --check fallkd_lib tests benchmarks scripts
 
 unit: install
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 tests
 
 # the developer's inner loop: lint and the unit tests not marked slow (about a minute on 2 cores)
 quick-test: lint
-	$(BIN)/pytest -q -m "not slow" tests
+	$(BIN)/pytest -q -n 2 -m "not slow" tests
 
 notebooks: install
 	$(BIN)/python scripts/check_notebooks.py notebooks
