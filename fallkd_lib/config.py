@@ -200,7 +200,7 @@ class TrainConfig:
 QUICK_TRAIN = TrainConfig(
     pretrained=False,
     image_size=48,
-    epochs=5,
+    epochs=4,
     batch_size=64,
     optimizer="adamw",
     lr=2e-3,

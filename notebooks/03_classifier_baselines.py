@@ -115,12 +115,12 @@ budgets
 # **resumes** at the next epoch (the report's code reset the epoch counter to 0 after loading).
 #
 # **Training from scratch on a CPU.** The quick profile has no ImageNet weights, so its recipe differs from the
-# report's (print `cfg` above): AdamW at 2e-3 after one epoch of linear **warm-up**, batch 64, 5 epochs.
+# report's (print `cfg` above): AdamW at 2e-3 after one epoch of linear **warm-up**, batch 64, 4 epochs.
 # An early version of this course trained EfficientNet-B0 on 250 crops, batch 32, for 3 epochs: about 21
 # optimizer steps. It called every crop `normal` (accuracy = the share of normal crops, fall recall 0). Nothing
 # was broken; a deep network of MBConv blocks with batch norm, started from random weights, needs a few hundred
 # steps before its batch-norm statistics and its last layers settle, and at 21 steps it has only learnt the
-# class prior. With 2,200 crops the same 5 epochs are about 175 steps, and warm-up keeps the first, noisy
+# class prior. With 2,200 crops 4 epochs are about 140 steps, and warm-up keeps the first, noisy
 # steps of a fresh network from taking a large learning rate. ResNet18 has fewer, wider layers and learns
 # faster from scratch, which is why it leads in the quick profile and not with ImageNet weights.
 #
@@ -132,8 +132,9 @@ budgets
 #
 # One model trains with `train_classifier(crops, out_dir, cfg, name=...)`. The two baselines are independent, so
 # `run_comparison(..., jobs=2)` trains them side by side, each in its own process on one core: at 48 px a second
-# thread does little for one training (2 epochs of EfficientNet-B0: 20.0 s on one thread, 18.9 s on two), so
-# two one-thread trainings at once finish sooner. The `train_classifier` calls then re-read the finished runs.
+# thread does little for one training (EfficientNet-B0: 2 epochs took 20.0 s on one thread and 18.9 s on two on
+# one 2-core machine; 57 against 78 images/s on another), so two one-thread trainings at once finish sooner. The
+# `train_classifier` calls then re-read the finished runs.
 # In the quick profile notebook 04's teacher (a ResNet18 trained twice as long) learns from these same crops,
 # so it takes one lane here while the two baselines share the other; notebook 04 then finds it trained.
 
@@ -244,7 +245,7 @@ comparison_table({"resnet18": resnet, "efficientnet_b0": effnet})
 
 # %% [markdown]
 # **Reading the table.** In the quick profile both networks start from random weights, see 2,200 small
-# synthetic crops for five epochs, and their numbers say more about the recipe than about the architectures:
+# synthetic crops for four epochs, and their numbers say more about the recipe than about the architectures:
 # a different `seed` moves them by a point or two (notebook 04 measures how much). In the full profile (ImageNet weights, the report's
 # data, 224 px) the report measured 98.2% (ResNet18) and 98.4% (EfficientNet-B0) validation accuracy.
 # EfficientNet-B0 does it with a third of the parameters and a fifth of the FLOPs, which is why it is the
