@@ -32,7 +32,8 @@
 #    a quick false one, and a fall the geometry misses is still reported, later. Trackers often switch a
 #    person's id just as they fall (the box turns from tall to wide), so a new track born on top of a live
 #    track takes over its recent boxes and the time of its drop (and the time of its last alert: one person, one
-#    alert per cooldown). The fast path is short because the fall itself is the evidence: the 2 s only let
+#    alert per cooldown; two loose boxes on one lying person that come due within a second or so of each other
+#    are one fall, too). The fast path is short because the fall itself is the evidence: the 2 s only let
 #    someone who trips and is straight back up go unreported, and help should not wait longer; a person who
 #    gets up after the alert is reported `recovered`;
 # 6. **alerts** go to every sink (the screen, a JSON-lines log, an HTTP webhook with timeouts and retries);

@@ -410,6 +410,34 @@ def test_a_neighbour_who_falls_beside_an_alerted_person_alerts_at_once() -> None
     assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == [(1, 4.0), (2, 12.0)]
 
 
+# Track 1 falls at 2.0 (BOX -> DOWN_BOX) and alerts at 4.0. A second, looser box on the same lying person (HALF:
+# 100 x 60 of DOWN_BOX's 200 x 60, an overlap of 0.5, under SAME_PERSON) becomes track 2 at `born`; born on track 1
+# (>= HANDOVER) it takes over the seen fall and is due 2 s later. Born at 2.5 it is due at 4.5, 0.5 s after track
+# 1's alert: the same fall, one alert (then track 1's reminder at 4.0 + 60). Born at 3.6 it is due at 5.6, 1.6 s
+# after, more than fall_window (1.5 s): it alerts, and from then on the two share one cooldown: track 1 takes
+# track 2's alert as its own (it is that recent) and reminds once, at 5.6 + 60.
+HALF = (110.0, 150.0, 310.0, 230.0)
+
+
+@pytest.mark.parametrize(
+    ("born", "alerts"), [(2.5, [(1, 4.0), (1, 64.0)]), (3.6, [(1, 4.0), (2, 5.6), (1, 65.6)])]
+)
+def test_a_second_loose_box_on_a_fall_just_alerted_is_the_same_fall(born: float, alerts: list) -> None:
+    from fallkd_lib.edge.fall_state import HANDOVER, SAME_PERSON
+    from fallkd_lib.runtime.state import _overlap
+
+    assert _overlap(DOWN_BOX, HALF) == pytest.approx(0.5) and HANDOVER <= 0.5 < SAME_PERSON
+    tracker = FallTracker(FallStateConfig(smoothing=0.0))
+    events = []
+    for i in range(700):
+        t = i / 10
+        obs = [(1, UP, BOX) if t < 2.0 else (1, LYING, DOWN_BOX)] + (
+            [(2, LYING, HALF)] if t >= born - 1e-9 else []
+        )
+        events += tracker.update(t, obs)
+    assert [(e.track_id, round(e.time, 6)) for e in events if e.kind == "long_lie"] == alerts
+
+
 def test_overlap_is_intersection_over_the_smaller_box() -> None:
     from fallkd_lib.runtime.state import _overlap
 

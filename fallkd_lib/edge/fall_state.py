@@ -20,7 +20,9 @@ one alert per cooldown: a track due to alert does not while another live track o
 SAME_PERSON (the same person under an older id, or a second box on them) alerted less than cooldown seconds ago, and
 a new track takes over the latest alert of the tracks it was born on that closely. The share is higher than
 HANDOVER's, which must bridge a box that changes shape as someone falls, so that a neighbour who falls beside an
-alerted person, boxes overlapping, is still reported at once.
+alerted person, boxes overlapping, is still reported at once. Only within fall_window of an alert does HANDOVER's
+share make two tracks one person: a detector that puts two loose boxes on one lying person (overlapping by half,
+say) turns both tracks down within the moment a fall takes, and one fall is one alert.
 
 All durations are in seconds of the stream's own clock (capture time, or frame_index / fps), never in frames,
 so one configuration works at 30 fps on a desktop and at 2.5 fps on a busy Jetson.
@@ -205,7 +207,7 @@ class FallTracker(object):
         wait = cfg.alert_after if track.fall_seen else cfg.found_down_after
         long_enough = t - track.down_since >= wait - _EPS
         if track.below_since is None and long_enough:
-            track.last_alert = self._last_alert_on(track)
+            track.last_alert = self._last_alert_on(track, t)
         cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
         if track.below_since is None and long_enough and cooled:
             track.state, track.last_alert = "alerted", t
@@ -221,16 +223,20 @@ class FallTracker(object):
         if best[0] >= HANDOVER:
             other = self._tracks[best[1]]
             track.boxes, track.dropped_at = collections.deque(other.boxes), other.dropped_at
-        track.last_alert = self._last_alert_on(track)
+        track.last_alert = self._last_alert_on(track, t)
         return track
 
-    def _last_alert_on(self, track):
-        """The latest alert of this track or of a live track on the same person (overlap >= SAME_PERSON), or None."""
-        alerts = [track.last_alert] + [
-            other.last_alert
-            for other in self._tracks.values()
-            if other is not track and _overlap(other.box, track.box) >= SAME_PERSON
-        ]
+    def _last_alert_on(self, track, t):
+        """The latest alert of this track or of a live track on the same person, or None: one overlapping it by
+        SAME_PERSON, or by HANDOVER with an alert at most fall_window ago (a second box on the same fall)."""
+        alerts = [track.last_alert]
+        for other in self._tracks.values():
+            if other is track or other.last_alert is None:
+                continue
+            share = _overlap(other.box, track.box)
+            recent = t - other.last_alert <= self.config.fall_window + _EPS
+            if share >= SAME_PERSON or (share >= HANDOVER and recent):
+                alerts.append(other.last_alert)
         return max([a for a in alerts if a is not None], default=None)
 
     def _note_drop(self, t, track):
