@@ -276,7 +276,9 @@ class FallStateConfig:
         looks like a lying person; longer than alert_after, because nothing showed a fall.
     fall_drop / fall_window / fall_lookback: a fall is seen when the track's box top fell by at least fall_drop of
         the box's earlier height within fall_window seconds, from fall_lookback seconds before the track turned
-        down (the classifier and the smoothing lag behind the body) to fall_window after. A fall takes about a
+        down (the classifier and the smoothing lag behind the body) to any time while it is down (the classifier
+        can call someone down before they fall: a standing person cut off by the frame's top edge, someone
+        crouching); alert_after then counts from the drop when it came over fall_window after. A fall takes about a
         second from upright to the ground, and the head ends near the floor, well over half a body height down;
         sitting down, even on the ground, takes longer and drops the head less. In the image the drop shrinks
         for a fall along the camera's line of sight seen from a steep camera (about 1 - tan(elevation) of the

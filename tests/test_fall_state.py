@@ -484,17 +484,39 @@ def test_only_a_fast_deep_drop_of_the_box_is_a_seen_fall(seconds, top1, alert, s
 
 
 # smoothing 0, 10 fps; the box drops in one frame at `drop`, the classifier says lying from 8.0 (it lags).
-# fall_lookback = 5: a drop at 3.0 (5.0 s before) is still the seen fall (alert at 18.0); at 2.9 it is not
-# (38.0). fall_window = 1.5: a drop after the track turned down counts up to 9.5 (alert 18.0), not at 9.6 (38.0).
-@pytest.mark.parametrize(("drop", "alert"), [(3.0, 18.0), (2.9, 38.0), (9.5, 18.0), (9.6, 38.0)])
-def test_the_drop_counts_from_fall_lookback_before_to_fall_window_after_turning_down(drop, alert) -> None:
+# fall_lookback = 5: a drop at 3.0 (5.0 s before) is still the seen fall (alert at 8 + 10 = 18.0); at 2.9 it is
+# not (the slow path: 8 + 30 = 38.0). fall_window = 1.5: a drop up to 9.5 counts from turning down (18.0); a later
+# one, while the track is down, is the fall and the fast wait counts from it: 9.6 + 10 = 19.6, 20.0 + 10 = 30.0.
+# A drop at 30.0 would be due at 40.0, after the slow path's 38.0, which comes first.
+@pytest.mark.parametrize(
+    ("drop", "alert"), [(3.0, 18.0), (2.9, 38.0), (9.5, 18.0), (9.6, 19.6), (20.0, 30.0), (30.0, 38.0)]
+)
+def test_the_drop_counts_from_fall_lookback_before_turning_down_to_any_time_while_down(drop, alert) -> None:
     tracker = FallTracker(FOUND_DOWN)
 
     def box_at(t: float) -> tuple[float, float, float, float]:
         return DOWN_BOX if t >= drop - 1e-9 else BOX
 
     events = feed_boxes(tracker, 10, 45, lambda t: LYING if t >= 8.0 else UP, box_at)
-    assert [(e.kind, round(e.time, 6)) for e in events] == [("fall_started", 8.0), ("long_lie", alert)]
+    assert [(e.kind, round(e.time, 6), e.fall_seen) for e in events] == [
+        ("fall_started", 8.0, 3.0 <= drop <= 8.0),  # a later drop is seen after the event
+        ("long_lie", alert, drop >= 3.0),
+    ]
+
+
+# Seen on a real camera: a woman standing with her head above the frame's top edge is a box of legs, which the
+# classifier calls down from the first frame; 2 s later she falls. The default settings (alert_after 2 s), 5 fps.
+# A new track starts at its first probability (0.95 >= enter 0.7): down at 0.0. The box top slides from 20 to 120
+# over 2.0-2.6 s (frames at 53.3, 86.7, 120); a drop is measured against the earlier box's 200 px height, so the
+# frame at 2.6 completes it (100 px >= 0.4 * 200; 2.4's 66.7 px does not): the fall, seen at 2.6, alerts at 4.6.
+# Before, the drop had to come within fall_window of turning down (by 1.5): the slow path, 30.0.
+def test_a_track_called_down_before_its_fall_alerts_two_seconds_after_the_drop() -> None:
+    tracker = FallTracker(FallStateConfig())
+    events = feed_boxes(tracker, 5, 35, lambda t: LYING, sliding(2.0, 0.6, 20.0, 120.0))
+    assert [(e.kind, round(e.time, 6), e.fall_seen) for e in events] == [
+        ("fall_started", 0.0, False),
+        ("long_lie", 4.6, True),
+    ]
 
 
 # A seen fall, recovered, then down again without a drop (the box stays low): the second fall is not seen.

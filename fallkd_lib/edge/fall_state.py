@@ -9,7 +9,9 @@ Every person the tracker follows has a small state machine, driven by the classi
 A fall is an event, not a pose, so there are two alert paths. The fast one (alert_after) needs the fall to have
 been seen: the track's box dropped fast (its top edge fell by at least fall_drop of the box's height within
 fall_window seconds, as a body does in the second or so a fall takes) at most fall_lookback seconds before the track
-turned down, or within fall_window after. Every other down track takes the slow, long-lie path
+turned down, or while it is down. The classifier can call someone down before they fall (a standing person cut off
+by the frame's top edge, someone crouching); a drop later than fall_window after the track turned down is then the
+fall, and the fast wait counts from it. Every other down track takes the slow, long-lie path
 (found_down_after): someone found already down, someone who sat or lay down slowly on purpose, or a still object
 the detector takes for a lying person. A classifier that mistakes a sitter for a fallen person therefore costs a
 late alert, not a quick false one, and a fall the geometry misses still alerts, later.
@@ -98,6 +100,7 @@ class _Track(object):
         "boxes",
         "dropped_at",
         "fall_seen",
+        "fall_at",
     )
 
     def __init__(self, prob, last_seen, box):
@@ -108,7 +111,8 @@ class _Track(object):
         self.last_alert = None
         self.boxes = collections.deque()  # (time, top, height) of the boxes of the last fall_window seconds
         self.dropped_at = None  # the latest frame that completed a drop of fall_drop of the box height
-        self.fall_seen = False  # the current fall was seen (a drop near down_since): the fast path
+        self.fall_seen = False  # the current fall was seen (a drop near or during down): the fast path
+        self.fall_at = None  # when the seen fall's fast wait started: down_since, or a drop later while down
 
 
 class FallTracker(object):
@@ -204,8 +208,9 @@ class FallTracker(object):
         else:
             track.below_since = None
         assert track.down_since is not None
-        wait = cfg.alert_after if track.fall_seen else cfg.found_down_after
-        long_enough = t - track.down_since >= wait - _EPS
+        long_enough = t - track.down_since >= cfg.found_down_after - _EPS or (
+            track.fall_seen and t - track.fall_at >= cfg.alert_after - _EPS
+        )
         if track.below_since is None and long_enough:
             track.last_alert = self._last_alert_on(track, t)
         cooled = track.last_alert is None or t - track.last_alert >= cfg.cooldown - _EPS
@@ -252,11 +257,13 @@ class FallTracker(object):
         boxes.append((t, top, bottom - top))
 
     def _check_fall_seen(self, track):
-        """Mark a down track's fall as seen when its box dropped from fall_lookback before to fall_window after."""
+        """Mark a down track's fall as seen when its box dropped from fall_lookback before it turned down to now;
+        the fast wait counts from turning down, or from the drop when that came over fall_window later."""
         cfg, dropped, since = self.config, track.dropped_at, track.down_since
-        if track.fall_seen or dropped is None or since is None:
+        if track.fall_seen or dropped is None or since is None or dropped < since - cfg.fall_lookback - _EPS:
             return
-        track.fall_seen = since - cfg.fall_lookback - _EPS <= dropped <= since + cfg.fall_window + _EPS
+        track.fall_seen = True
+        track.fall_at = since if dropped <= since + cfg.fall_window + _EPS else dropped
 
     @staticmethod
     def _seconds_down(t, track):
