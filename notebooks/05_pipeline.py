@@ -25,7 +25,9 @@
 # 5. **two alert paths**, because a fall is an event, not a pose. The *fast path* (`alert_after`, 2 s) needs
 #    the fall itself to have been seen: within 1.5 s (`fall_window`) the top of the person's box dropped
 #    by at least 0.4 of the box's height (`fall_drop`), as a head does when a body goes from upright to the
-#    ground, no more than 5 s (`fall_lookback`) before the classifier turned the track `down`. Every other
+#    ground, no more than 5 s (`fall_lookback`) before the classifier turned the track `down`, or while it is
+#    `down` (a classifier may call a standing person `down` when the frame cuts off their head; their fall,
+#    when it comes, starts the 2 s from the drop). Every other
 #    `down` track takes the *slow path* and waits `found_down_after` (30 s): someone found already lying, a
 #    person who sat down on the grass (slower, and the head drops less), a still object that looks like a
 #    person lying. So a classifier that mistakes a sitter for a fallen person costs one late alert instead of
