@@ -38,7 +38,7 @@ lint: install
 unit: install
 	$(BIN)/pytest -q -n 2 tests
 
-# the developer's inner loop: lint and the unit tests not marked slow (about a minute on 2 cores)
+# the developer's inner loop: lint and the unit tests not marked slow (about two minutes on 2 cores)
 quick-test: lint
 	$(BIN)/pytest -q -n 2 -m "not slow" tests
 
