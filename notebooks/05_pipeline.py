@@ -239,8 +239,10 @@ ex_alerts = [
 # a glass door they take for a fallen person. The models of a `fallkd real` run (its detector pretrained on rendered
 # scenes with the training set's real people pasted into them) alert both falls within 2 s of landing, both
 # lying-still clips at 30 s and none of the 18 daily activities; two more trainings of the same recipe
-# (`fallkd real --seed N`) alert one and both falls, none of the daily activities and neither lying-still clip. How
-# sure a detector trained offline is of a new camera's people varies from run to run: the README has the details. Models
+# (`fallkd real --seed N`) alert both falls within 2 s too (one of them only since a drop while a track is `down`
+# counts as its fall, above) and none of the daily activities, but neither lying-still clip. How
+# sure a detector trained offline is of a new camera's people varies from run to run: `benchmarks/RESULTS.md` has the
+# details. Models
 # trained on real images with `fallkd real` come
 # with the `fallkd score-clips` command that runs them at their operating point: the detector confidence with
 # the best image-level fall F1 on their own validation split (a detector pretrained on rendered people scores
